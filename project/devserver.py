@@ -1,0 +1,105 @@
+"""`make run`: migrate, set up the demo, start simulator + site + qcluster; Ctrl-C stops all.
+
+With no OPENROUTER_API_KEY the app points at the simulator this script starts. Secrets the
+site and the simulator must share (webhook secret, simulator key) are generated per run
+unless given in the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+SITE_HOST = os.environ.get("SITE_HOST", "127.0.0.1")
+SITE_PORT = int(os.environ.get("SITE_PORT", "8000"))
+SIMULATOR_PORT = int(os.environ.get("SIMULATOR_PORT", "8001"))
+
+
+def manage(*args: str) -> list[str]:
+    return [sys.executable, "manage.py", *args]
+
+
+def wait_for(url: str, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 (local URL we started)
+                return True
+        except urllib.error.HTTPError:
+            return True  # it answers, even if 401/404
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def main() -> int:
+    env = os.environ.copy()
+    use_simulator = not env.get("OPENROUTER_API_KEY")
+    site_url = f"http://{SITE_HOST}:{SITE_PORT}"
+    if use_simulator:
+        env.setdefault("VIDEOGEN_SIMULATOR_API_KEY", "sk-or-sim-" + secrets.token_hex(8))
+        env.setdefault("VIDEOGEN_SIMULATOR_URL", f"http://127.0.0.1:{SIMULATOR_PORT}/api/v1")
+        env.setdefault("VIDEOGEN_WEBHOOK_SECRETS", "whsec-sim-" + secrets.token_hex(16))
+        env.setdefault("VIDEOGEN_CALLBACK_URL", f"{site_url}/videogen/webhooks/openrouter/")
+
+    subprocess.run(manage("migrate", "--noinput"), env=env, check=True)  # noqa: S603
+    subprocess.run(manage("videogen_demo_setup"), env=env, check=True)  # noqa: S603
+
+    commands: list[tuple[str, list[str]]] = []
+    if use_simulator:
+        commands.append(("simulator", manage("videogen_simulator", "--port", str(SIMULATOR_PORT))))
+    commands.append(("site", manage("runserver", f"{SITE_HOST}:{SITE_PORT}", "--noreload")))
+    commands.append(("qcluster", manage("qcluster")))
+
+    processes: list[tuple[str, subprocess.Popen]] = []
+
+    def stop_all(*_args) -> None:
+        for _, proc in processes:
+            if proc.poll() is None:
+                proc.terminate()
+        for _, proc in processes:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    signal.signal(signal.SIGTERM, lambda *a: (stop_all(), sys.exit(0)))
+    try:
+        for name, cmd in commands:
+            processes.append((name, subprocess.Popen(cmd, env=env)))  # noqa: S603
+            if name == "simulator":
+                wait_for(f"http://127.0.0.1:{SIMULATOR_PORT}/api/v1/videos/models")
+                subprocess.run(manage("videogen_sync_models"), env=env, check=False)  # noqa: S603
+        wait_for(f"{site_url}/admin/login/")
+        print(
+            "\n"
+            f"  videogen is running.\n"
+            f"  Admin:      {site_url}/admin/   (login printed above)\n"
+            f"  API:        {site_url}/videogen/api/\n"
+            + (
+                f"  Simulator:  http://127.0.0.1:{SIMULATOR_PORT}/api/v1 (OpenRouter stand-in)\n"
+                if use_simulator
+                else "  Provider:   OpenRouter (OPENROUTER_API_KEY is set)\n"
+            )
+            + "  Ctrl-C stops the site, the qcluster and the simulator.\n",
+            flush=True,
+        )
+        while True:
+            for name, proc in processes:
+                if proc.poll() is not None:
+                    print(f"{name} exited with {proc.returncode}; stopping.", file=sys.stderr)
+                    return proc.returncode or 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Staff control of videogen through the Django admin. Declarative; actions call services."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from videogen.models import (
+    JobEvent,
+    UsageEntry,
+    VideoJob,
+    VideoModel,
+    WebhookDelivery,
+    Workspace,
+    WorkspaceMembership,
+)
+
+
+class WorkspaceMembershipInline(admin.TabularInline):
+    model = WorkspaceMembership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "monthly_budget", "budget_policy", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [WorkspaceMembershipInline]
+
+
+class JobEventInline(admin.TabularInline):
+    model = JobEvent
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "from_status", "to_status", "source", "message"]
+    readonly_fields = fields
+    ordering = ["created_at", "id"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(VideoJob)
+class VideoJobAdmin(admin.ModelAdmin):
+    list_display = [
+        "public_id",
+        "workspace",
+        "model",
+        "status",
+        "needs_attention",
+        "cost",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["status", "needs_attention", "model", "workspace"]
+    search_fields = ["public_id", "provider_job_id", "prompt"]
+    date_hierarchy = "created_at"
+    list_select_related = ["workspace"]
+    raw_id_fields = ["created_by"]
+    inlines = [JobEventInline]
+    readonly_fields = [
+        "public_id",
+        "status",
+        "provider_job_id",
+        "generation_id",
+        "polling_url",
+        "provider_status",
+        "error",
+        "unsigned_urls",
+        "usage",
+        "cost",
+        "is_byok",
+        "provider_response",
+        "failure_reason",
+        "last_error",
+        "submit_attempts",
+        "poll_attempts",
+        "not_found_count",
+        "next_poll_at",
+        "lease_until",
+        "created_at",
+        "updated_at",
+        "submitted_at",
+        "finished_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["public_id", "workspace", "created_by", "status", "needs_attention"]}),
+        (
+            "Request",
+            {
+                "fields": [
+                    "model",
+                    "prompt",
+                    ("aspect_ratio", "resolution", "size"),
+                    ("duration", "seed", "generate_audio"),
+                    "frame_images",
+                    "input_references",
+                    "provider",
+                    "callback_url",
+                ]
+            },
+        ),
+        (
+            "Provider",
+            {
+                "fields": [
+                    "provider_job_id",
+                    "generation_id",
+                    "polling_url",
+                    "provider_status",
+                    "error",
+                    "unsigned_urls",
+                    "usage",
+                    ("cost", "estimated_cost", "is_byok"),
+                    "provider_response",
+                ]
+            },
+        ),
+        (
+            "Bookkeeping",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "failure_reason",
+                    "last_error",
+                    ("submit_attempts", "poll_attempts", "not_found_count"),
+                    ("next_poll_at", "lease_until"),
+                    ("created_at", "updated_at"),
+                    ("submitted_at", "finished_at"),
+                ],
+            },
+        ),
+    ]
+
+
+@admin.register(JobEvent)
+class JobEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "job", "from_status", "to_status", "source"]
+    list_filter = ["source", "to_status"]
+    search_fields = ["job__public_id", "job__provider_job_id"]
+    list_select_related = ["job"]
+    raw_id_fields = ["job"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(UsageEntry)
+class UsageEntryAdmin(admin.ModelAdmin):
+    list_display = [
+        "completed_at",
+        "workspace",
+        "model",
+        "cost",
+        "is_byok",
+        "duration",
+        "resolution",
+    ]
+    list_filter = ["workspace", "model", "is_byok"]
+    date_hierarchy = "completed_at"
+    list_select_related = ["workspace"]
+    raw_id_fields = ["job"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "received_at",
+        "event_type",
+        "provider_job_id",
+        "signature_valid",
+        "outcome",
+        "processing_ms",
+    ]
+    list_filter = ["outcome", "signature_valid", "event_type"]
+    search_fields = ["idempotency_key", "provider_job_id"]
+    raw_id_fields = ["job"]
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(VideoModel)
+class VideoModelAdmin(admin.ModelAdmin):
+    list_display = ["model_id", "name", "is_active", "generate_audio", "seed", "synced_at"]
+    list_filter = ["is_active"]
+    search_fields = ["model_id", "name"]
+    readonly_fields = ["synced_at", "provider_response"]

@@ -1,0 +1,124 @@
+"""The one place videogen reads settings.
+
+Everything comes from a single ``VIDEOGEN`` dict in the host site's settings, merged over
+``DEFAULTS``. Values are read lazily and the cache is dropped on ``setting_changed`` so
+``override_settings(VIDEOGEN=...)`` works in tests. Never read these at import time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+DEFAULTS: dict[str, Any] = {
+    # --- provider -------------------------------------------------------------------------
+    # OpenRouter API key (Bearer). Required outside the simulator (system check videogen.E001).
+    "API_KEY": None,
+    # Base URL of the video API, without the trailing "/videos".
+    "BASE_URL": "https://openrouter.ai/api/v1",
+    # True when BASE_URL points at videogen's own simulator: relaxes the checks that only
+    # matter against the real provider (API key, webhook secret, HTTPS callback URLs).
+    "SIMULATOR": False,
+    # Seconds to open a connection / to wait for a response byte.
+    "CONNECT_TIMEOUT": 5.0,
+    "READ_TIMEOUT": 30.0,
+    # Connections kept per host by the one pooled session (match POLL_CONCURRENCY).
+    "HTTP_POOL_SIZE": 32,
+    # Optional attribution headers OpenRouter shows on its dashboard.
+    "APP_URL": None,
+    "APP_TITLE": None,
+    # --- webhooks -------------------------------------------------------------------------
+    # Secrets that may sign webhooks; several at once while rotating (newest first).
+    "WEBHOOK_SECRETS": [],
+    # Reject signatures whose timestamp is further than this from now (either direction).
+    "WEBHOOK_TOLERANCE_SECONDS": 300,
+    # Accept webhooks without a signature. Never in production (system check videogen.W002).
+    "WEBHOOK_ALLOW_UNSIGNED": False,
+    # Largest webhook body accepted, in bytes (413 beyond).
+    "WEBHOOK_MAX_BODY_BYTES": 1_048_576,
+    # Poll the provider to confirm a webhook's claim before applying it.
+    "WEBHOOK_CONFIRM_BY_POLLING": False,
+    # Absolute URL the provider should call back, sent as callback_url when a job has none.
+    "CALLBACK_URL": None,
+    # --- submission and reconciliation ----------------------------------------------------
+    # Retries of a submission that failed transiently (429, 5xx, timeout) before giving up.
+    "SUBMIT_MAX_ATTEMPTS": 5,
+    # Seconds between sweeps of the reconciler schedule.
+    "RECONCILE_INTERVAL_SECONDS": 30,
+    # Most jobs one sweep claims, and how many it polls at once.
+    "RECONCILE_BATCH_SIZE": 500,
+    "POLL_CONCURRENCY": 32,
+    # First poll delay after submission, and the backoff ceiling, in seconds.
+    "POLL_INITIAL_DELAY_SECONDS": 5,
+    "POLL_MAX_DELAY_SECONDS": 300,
+    # How long a sweep holds its claim on a job (a crashed sweep's jobs free up after this).
+    "POLL_LEASE_SECONDS": 120,
+    # Consecutive 404 answers before a job is failed as "not found at provider".
+    "NOT_FOUND_LIMIT": 3,
+    # A job still not terminal this long after submission is failed as stuck.
+    "JOB_DEADLINE_SECONDS": 6 * 3600,
+    # A job left in submitting this long is flagged for staff (never re-sent blindly).
+    "SUBMITTING_STALE_SECONDS": 600,
+    # A queued job untouched this long is re-enqueued (its task was lost).
+    "QUEUED_STALE_SECONDS": 300,
+    # Minutes between catalog syncs from /videos/models.
+    "MODEL_SYNC_INTERVAL_MINUTES": 60,
+    # --- outputs --------------------------------------------------------------------------
+    "STORE_OUTPUTS": True,
+    # Django storage alias outputs are written to ("default" unless the site adds one).
+    "OUTPUT_STORAGE": "default",
+    "OUTPUT_PATH_PREFIX": "videogen/outputs",
+    # Days to keep stored outputs (None keeps them forever).
+    "OUTPUT_RETENTION_DAYS": None,
+    # --- django-q2 ------------------------------------------------------------------------
+    # Queue name passed to async_task (None uses the cluster's default).
+    "Q_CLUSTER_NAME": None,
+}
+
+
+class VideogenSettings:
+    """Attribute access to ``settings.VIDEOGEN`` merged over ``DEFAULTS``."""
+
+    def __init__(self, defaults: dict[str, Any]):
+        self._defaults = defaults
+        self._cache: dict[str, Any] | None = None
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        return getattr(django_settings, "VIDEOGEN", None) or {}
+
+    def _merged(self) -> dict[str, Any]:
+        if self._cache is None:
+            unknown = set(self.user_settings) - set(self._defaults)
+            if unknown:
+                from django.core.exceptions import ImproperlyConfigured
+
+                raise ImproperlyConfigured(
+                    f"Unknown VIDEOGEN setting(s): {', '.join(sorted(unknown))}. "
+                    f"Known keys: {', '.join(sorted(self._defaults))}."
+                )
+            self._cache = {**self._defaults, **self.user_settings}
+        return self._cache
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in self._defaults:
+            raise AttributeError(f"Invalid VIDEOGEN setting: {name!r}")
+        return self._merged()[name]
+
+    def reload(self) -> None:
+        self._cache = None
+
+
+videogen_settings = VideogenSettings(DEFAULTS)
+
+
+@receiver(setting_changed)
+def _reload_videogen_settings(*, setting: str, **kwargs: Any) -> None:
+    if setting == "VIDEOGEN":
+        videogen_settings.reload()
+        from videogen.provider.client import reset_client
+
+        reset_client()

@@ -1,0 +1,385 @@
+"""videogen's tables. No HTTP and no workflow here: services own every write that matters.
+
+Fields the app invents are named apart from those mirrored from the provider
+(``provider_job_id``, ``provider_status``…); the provider's last raw JSON is kept whole in
+``provider_response`` for debugging.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+MONEY = {"max_digits": 18, "decimal_places": 8}
+
+
+class AspectRatio(models.TextChoices):
+    R16_9 = "16:9", "16:9"
+    R9_16 = "9:16", "9:16"
+    R1_1 = "1:1", "1:1"
+    R4_3 = "4:3", "4:3"
+    R3_4 = "3:4", "3:4"
+    R3_2 = "3:2", "3:2"
+    R2_3 = "2:3", "2:3"
+    R21_9 = "21:9", "21:9"
+    R9_21 = "9:21", "9:21"
+
+
+class Resolution(models.TextChoices):
+    P480 = "480p", "480p"
+    P720 = "720p", "720p"
+    P768 = "768p", "768p"
+    P1080 = "1080p", "1080p"
+    K1 = "1K", "1K"
+    K2 = "2K", "2K"
+    K4 = "4K", "4K"
+
+
+class FrameType(models.TextChoices):
+    FIRST = "first_frame", _("first frame")
+    LAST = "last_frame", _("last frame")
+
+
+class JobStatus(models.TextChoices):
+    # Local states, before the provider knows the job.
+    QUEUED = "queued", _("queued")
+    SUBMITTING = "submitting", _("submitting")
+    # The provider's states.
+    PENDING = "pending", _("pending")
+    IN_PROGRESS = "in_progress", _("in progress")
+    COMPLETED = "completed", _("completed")
+    FAILED = "failed", _("failed")
+    CANCELLED = "cancelled", _("cancelled")
+    EXPIRED = "expired", _("expired")
+
+    @classmethod
+    def terminal(cls) -> frozenset[str]:
+        return frozenset({cls.COMPLETED, cls.FAILED, cls.CANCELLED, cls.EXPIRED})
+
+    @classmethod
+    def in_flight(cls) -> frozenset[str]:
+        """At the provider and not finished: the reconciler polls these."""
+        return frozenset({cls.PENDING, cls.IN_PROGRESS})
+
+    @classmethod
+    def rank(cls, status: str) -> int:
+        """Order of the lifecycle; a job's rank never decreases and terminal (4) is final."""
+        return _STATUS_RANK[status]
+
+
+_STATUS_RANK = {
+    JobStatus.QUEUED: 0,
+    JobStatus.SUBMITTING: 1,
+    JobStatus.PENDING: 2,
+    JobStatus.IN_PROGRESS: 3,
+    JobStatus.COMPLETED: 4,
+    JobStatus.FAILED: 4,
+    JobStatus.CANCELLED: 4,
+    JobStatus.EXPIRED: 4,
+}
+
+
+class EventSource(models.TextChoices):
+    API = "api", _("API")
+    SUBMIT = "submit", _("submission")
+    POLL = "poll", _("poll")
+    WEBHOOK = "webhook", _("webhook")
+    ADMIN = "admin", _("admin")
+    SWEEP = "sweep", _("recovery sweep")
+    COMMAND = "command", _("management command")
+
+
+class Role(models.TextChoices):
+    VIEWER = "viewer", _("viewer")
+    MEMBER = "member", _("member")
+    ADMIN = "admin", _("admin")
+
+
+class BudgetPolicy(models.TextChoices):
+    BLOCK = "block", _("block submissions over budget")
+    WARN = "warn", _("warn only")
+
+
+class Workspace(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        through="WorkspaceMembership",
+        related_name="videogen_workspaces",
+        blank=True,
+    )
+    monthly_budget = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text=_("USD per calendar month; empty = no budget.")
+    )
+    budget_policy = models.CharField(
+        max_length=10, choices=BudgetPolicy.choices, default=BudgetPolicy.BLOCK
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(monthly_budget__isnull=True) | Q(monthly_budget__gte=0),
+                name="videogen_workspace_budget_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkspaceMembership(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="videogen_memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "user"], name="videogen_membership_unique_user"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.workspace} ({self.role})"
+
+
+class VideoModel(models.Model):
+    """The provider's catalog (``GET /videos/models``), synced by a schedule."""
+
+    model_id = models.CharField(max_length=200, unique=True, help_text=_("Provider model id."))
+    canonical_slug = models.CharField(max_length=200, blank=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    provider_created_at = models.DateTimeField(null=True, blank=True)
+    supported_durations = models.JSONField(null=True, blank=True)
+    supported_resolutions = models.JSONField(null=True, blank=True)
+    supported_aspect_ratios = models.JSONField(null=True, blank=True)
+    supported_sizes = models.JSONField(null=True, blank=True)
+    supported_frame_images = models.JSONField(null=True, blank=True)
+    generate_audio = models.BooleanField(null=True)
+    seed = models.BooleanField(null=True, help_text=_("Supports deterministic seeds."))
+    pricing_skus = models.JSONField(null=True, blank=True)
+    allowed_passthrough_parameters = models.JSONField(default=list, blank=True)
+    provider_response = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    is_active = models.BooleanField(
+        default=True, help_text=_("False once the provider stops listing the model.")
+    )
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["model_id"]
+
+    def __str__(self) -> str:
+        return self.model_id
+
+
+class VideoJob(models.Model):
+    # --- identity and ownership (ours) ----------------------------------------------------
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="videogen_jobs",
+    )
+    # --- the request, as sent (VideoGenerationRequest) -----------------------------------
+    model = models.CharField(max_length=200)
+    prompt = models.TextField(blank=True)
+    aspect_ratio = models.CharField(max_length=8, choices=AspectRatio.choices, blank=True)
+    duration = models.PositiveIntegerField(null=True, blank=True)
+    resolution = models.CharField(max_length=8, choices=Resolution.choices, blank=True)
+    size = models.CharField(max_length=16, blank=True, help_text=_('"WIDTHxHEIGHT"'))
+    seed = models.BigIntegerField(null=True, blank=True)
+    generate_audio = models.BooleanField(null=True, blank=True)
+    frame_images = models.JSONField(default=list, blank=True)
+    input_references = models.JSONField(default=list, blank=True)
+    provider = models.JSONField(
+        null=True, blank=True, help_text=_("Provider passthrough: {options: {slug: {...}}}.")
+    )
+    callback_url = models.URLField(max_length=2000, blank=True)
+    # --- the provider's mirror (VideoGenerationResponse) ---------------------------------
+    provider_job_id = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    generation_id = models.CharField(max_length=200, blank=True)
+    polling_url = models.CharField(max_length=2000, blank=True)
+    status = models.CharField(
+        max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
+    )
+    provider_status = models.CharField(max_length=32, blank=True)
+    error = models.TextField(blank=True, help_text=_("The provider's error message."))
+    unsigned_urls = models.JSONField(default=list, blank=True)
+    usage = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    cost = models.DecimalField(**MONEY, null=True, blank=True, help_text=_("USD"))
+    is_byok = models.BooleanField(default=False)
+    provider_response = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    # --- bookkeeping (ours) ---------------------------------------------------------------
+    estimated_cost = models.DecimalField(**MONEY, null=True, blank=True, help_text=_("USD"))
+    failure_reason = models.CharField(
+        max_length=64, blank=True, help_text=_("Machine-readable cause when failed.")
+    )
+    last_error = models.TextField(blank=True, help_text=_("Last transient error seen."))
+    needs_attention = models.BooleanField(
+        default=False, help_text=_("Staff must look at this job (e.g. submission outcome unknown).")
+    )
+    submit_attempts = models.PositiveIntegerField(default=0)
+    poll_attempts = models.PositiveIntegerField(default=0)
+    not_found_count = models.PositiveIntegerField(default=0)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(
+        null=True, blank=True, help_text=_("A sweep holds this job until then.")
+    )
+    lease_token = models.UUIDField(null=True, blank=True, editable=False)
+    # Bumped by every lifecycle write: the compare-and-set that makes racing writers safe.
+    version = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "next_poll_at"], name="videogen_job_due_idx"),
+            models.Index(fields=["workspace", "-created_at"], name="videogen_job_ws_created_idx"),
+            models.Index(fields=["workspace", "status"], name="videogen_job_ws_status_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=JobStatus.values), name="videogen_job_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(duration__isnull=True) | Q(duration__gte=1),
+                name="videogen_job_duration_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(cost__isnull=True) | Q(cost__gte=0),
+                name="videogen_job_cost_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.public_id} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in JobStatus.terminal()
+
+    def request_payload(self) -> dict:
+        """The ``VideoGenerationRequest`` body for this job, without empty fields."""
+        payload: dict = {"model": self.model}
+        for name in ("prompt", "aspect_ratio", "resolution", "size", "callback_url"):
+            if getattr(self, name):
+                payload[name] = getattr(self, name)
+        for name in ("duration", "seed", "generate_audio", "provider"):
+            if getattr(self, name) is not None:
+                payload[name] = getattr(self, name)
+        for name in ("frame_images", "input_references"):
+            if getattr(self, name):
+                payload[name] = getattr(self, name)
+        return payload
+
+
+class JobEvent(models.Model):
+    """One status transition of a job (or a noteworthy non-transition, e.g. a cost update)."""
+
+    job = models.ForeignKey(VideoJob, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=16, choices=JobStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=JobStatus.choices)
+    source = models.CharField(max_length=16, choices=EventSource.choices)
+    payload = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    message = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["job", "created_at"], name="videogen_event_job_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '∅'} → {self.to_status} ({self.source})"
+
+
+class UsageEntry(models.Model):
+    """The cost ledger: one row per job that reported usage, written by the lifecycle."""
+
+    job = models.OneToOneField(VideoJob, on_delete=models.PROTECT, related_name="usage_entry")
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="usage_entries")
+    model = models.CharField(max_length=200)
+    cost = models.DecimalField(**MONEY, null=True, blank=True, help_text=_("USD; null until known"))
+    is_byok = models.BooleanField(default=False)
+    duration = models.PositiveIntegerField(null=True, blank=True)
+    resolution = models.CharField(max_length=8, blank=True)
+    completed_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-completed_at"]
+        verbose_name_plural = "usage entries"
+        indexes = [
+            models.Index(fields=["workspace", "completed_at"], name="videogen_usage_ws_time_idx"),
+            models.Index(
+                fields=["workspace", "model", "completed_at"], name="videogen_usage_ws_model_idx"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(cost__isnull=True) | Q(cost__gte=0),
+                name="videogen_usage_cost_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace} {self.model} {self.cost}"
+
+
+class WebhookOutcome(models.TextChoices):
+    RECEIVED = "received", _("received")
+    PROCESSED = "processed", _("processed")
+    DUPLICATE = "duplicate", _("duplicate")
+    UNKNOWN_JOB = "unknown_job", _("unknown job")
+    REJECTED = "rejected", _("rejected")
+    ERROR = "error", _("error")
+
+
+class WebhookDelivery(models.Model):
+    """Every webhook request that reached the receiver, stored before it is processed."""
+
+    idempotency_key = models.CharField(max_length=300, unique=True, null=True, blank=True)
+    event_type = models.CharField(max_length=100, blank=True)
+    provider_job_id = models.CharField(max_length=200, blank=True, db_index=True)
+    job = models.ForeignKey(
+        VideoJob,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="webhook_deliveries",
+    )
+    headers = models.JSONField(default=dict, blank=True)
+    body = models.TextField(blank=True)
+    signature_valid = models.BooleanField(null=True)
+    outcome = models.CharField(
+        max_length=16, choices=WebhookOutcome.choices, default=WebhookOutcome.RECEIVED
+    )
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    processing_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event_type or 'webhook'} {self.idempotency_key or self.pk}"

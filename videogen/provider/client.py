@@ -1,0 +1,456 @@
+"""The one class that speaks HTTP to OpenRouter's video API.
+
+``OpenRouterVideoClient`` owns a single pooled ``requests.Session`` (safe to share between the
+threads of a polling pool), the timeouts, a versioned User-Agent, JSON decoding with money as
+``Decimal`` and the translation of every failure into the ``ProviderError`` tree. Nothing else
+in videogen imports ``requests`` for the provider: services call ``get_client()``.
+
+Settings are read when the client is first needed (never at import time), and ``reset_client()``
+drops the cached client when ``VIDEOGEN`` changes (``videogen.conf`` wires it to
+``setting_changed``).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, NoReturn, Self
+from urllib.parse import quote
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
+
+import videogen
+from videogen.conf import videogen_settings
+from videogen.provider.errors import (
+    ProviderAuthError,
+    ProviderBadRequest,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderMalformedResponse,
+    ProviderNotFound,
+    ProviderPayloadTooLarge,
+    ProviderPaymentRequired,
+    ProviderRateLimited,
+    ProviderServerError,
+    ProviderTimeout,
+)
+from videogen.provider.types import VideoJobSnapshot, VideoModelInfo
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "OpenRouterVideoClient",
+    "VideoContent",
+    "get_client",
+    "parse_retry_after",
+    "reset_client",
+]
+
+# How much of an error body is kept on the exception, and how much goes into its message.
+RESPONSE_TEXT_LIMIT = 2000
+MESSAGE_LIMIT = 300
+# Distinct hosts the pooled session keeps connections for (the API, plus redirect targets).
+POOL_CONNECTIONS = 4
+
+_STATUS_ERRORS: dict[int, type[ProviderError]] = {
+    400: ProviderBadRequest,
+    401: ProviderAuthError,
+    403: ProviderAuthError,
+    402: ProviderPaymentRequired,
+    404: ProviderNotFound,
+    408: ProviderTimeout,
+    413: ProviderPayloadTooLarge,
+    429: ProviderRateLimited,
+}
+
+
+def user_agent() -> str:
+    return f"videogen/{videogen.__version__} python-requests/{requests.__version__}"
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delay-seconds or HTTP-date).
+
+    Returns ``None`` when the header is absent or unreadable; a date in the past gives ``0.0``.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None:  # pragma: no cover - older Pythons returned None for garbage
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = now or datetime.now(UTC)
+    return max(0.0, (when - current).total_seconds())
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"JSON constant {name} is not allowed")
+
+
+def _decode_json(content: bytes) -> Any:
+    """Decode a JSON body with every non-integer number as ``Decimal`` (money stays exact)."""
+    return json.loads(content, parse_float=Decimal, parse_constant=_reject_constant)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _error_message(response: requests.Response, text: str) -> str:
+    """The provider's ``{"error": {"code", "message"}}`` message, else the body's text."""
+    try:
+        body = _decode_json(text.encode())
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return _truncate(str(error["message"]), MESSAGE_LIMIT)
+        if isinstance(error, str) and error:
+            return _truncate(error, MESSAGE_LIMIT)
+        if isinstance(body.get("message"), str) and body["message"]:
+            return _truncate(body["message"], MESSAGE_LIMIT)
+    text = " ".join(text.split())
+    if text:
+        return _truncate(text, MESSAGE_LIMIT)
+    return response.reason or f"HTTP {response.status_code}"
+
+
+def _error_for_status(response: requests.Response, text: str) -> ProviderError:
+    status = response.status_code
+    if status >= 500:
+        cls: type[ProviderError] = ProviderServerError
+    elif status in _STATUS_ERRORS:
+        cls = _STATUS_ERRORS[status]
+    elif 400 <= status < 500:
+        cls = ProviderBadRequest
+    else:  # 1xx/3xx that requests did not resolve
+        cls = ProviderError
+    return cls(
+        _error_message(response, text),
+        status_code=status,
+        response_text=_truncate(text, RESPONSE_TEXT_LIMIT),
+        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+    )
+
+
+def _translate_request_exception(err: requests.RequestException, what: str) -> ProviderError:
+    # ConnectTimeout is both a Timeout and a ConnectionError: timeouts are checked first.
+    if isinstance(err, requests.Timeout) or (
+        isinstance(err, requests.ConnectionError)
+        and err.args
+        and isinstance(err.args[0], ReadTimeoutError)
+    ):
+        return ProviderTimeout(f"{what} timed out: {err}")
+    if isinstance(err, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
+        return ProviderConnectionError(f"{what} failed to connect or was cut off: {err}")
+    if isinstance(err, requests.exceptions.ContentDecodingError):
+        return ProviderMalformedResponse(f"{what} sent an undecodable body: {err}")
+    return ProviderError(f"{what} failed: {err}")
+
+
+class VideoContent:
+    """A streamed ``GET /videos/{id}/content`` response; use it as a context manager.
+
+    The body is never read whole: ``iter_chunks()`` yields it piece by piece, and ``close()``
+    (or leaving the ``with`` block) returns the connection to the pool.
+    """
+
+    def __init__(self, response: requests.Response, *, chunk_size: int, what: str):
+        self._response = response
+        self._chunk_size = chunk_size
+        self._what = what
+        self.status_code: int = response.status_code
+        self.content_type: str = response.headers.get("Content-Type", "")
+        self.content_length: int | None = self._parse_length(response.headers)
+
+    @staticmethod
+    def _parse_length(headers: Mapping[str, str]) -> int | None:
+        try:
+            length = int(headers.get("Content-Length", ""))
+        except ValueError:
+            return None
+        return length if length >= 0 else None
+
+    def iter_chunks(self) -> Iterator[bytes]:
+        """Yield the body in chunks of at most ``chunk_size`` bytes.
+
+        A connection lost or timed out mid-stream raises ``ProviderConnectionError`` /
+        ``ProviderTimeout``.
+        """
+        try:
+            for chunk in self._response.iter_content(chunk_size=self._chunk_size):
+                if chunk:
+                    yield chunk
+        except requests.RequestException as err:
+            raise _translate_request_exception(err, self._what) from err
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.iter_chunks()
+
+    def close(self) -> None:
+        self._response.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"<VideoContent {self.content_type or '?'} "
+            f"{self.content_length if self.content_length is not None else '?'} bytes>"
+        )
+
+
+class OpenRouterVideoClient:
+    """HTTP client of OpenRouter's video endpoints; one instance is shared by all threads."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        pool_size: int = 32,
+        app_url: str | None = None,
+        app_title: str | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.timeout: tuple[float, float] = (float(connect_timeout), float(read_timeout))
+        self.pool_size = max(1, int(pool_size))
+        self.session = requests.Session()
+        adapter = HTTPAdapter(
+            pool_connections=POOL_CONNECTIONS, pool_maxsize=self.pool_size, max_retries=0
+        )
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.headers.update({"User-Agent": user_agent(), "Accept": "application/json"})
+        if api_key:
+            self.session.headers["Authorization"] = f"Bearer {api_key}"
+        if app_url:
+            self.session.headers["HTTP-Referer"] = str(app_url)
+        if app_title:
+            self.session.headers["X-Title"] = str(app_title)
+
+    @classmethod
+    def from_settings(cls) -> OpenRouterVideoClient:
+        s = videogen_settings
+        return cls(
+            api_key=s.API_KEY,
+            base_url=s.BASE_URL,
+            connect_timeout=s.CONNECT_TIMEOUT,
+            read_timeout=s.READ_TIMEOUT,
+            pool_size=s.HTTP_POOL_SIZE,
+            app_url=s.APP_URL,
+            app_title=s.APP_TITLE,
+        )
+
+    # --- public API ------------------------------------------------------------------------
+
+    def create_video(self, payload: Mapping[str, Any]) -> VideoJobSnapshot:
+        """``POST /videos``: submit a ``VideoGenerationRequest``; the job's first snapshot."""
+        body = json.dumps(dict(payload), default=_json_default).encode()
+        response = self._request(
+            "POST", "/videos", data=body, headers={"Content-Type": "application/json"}
+        )
+        return self._snapshot(response)
+
+    def get_video(self, job_id: str) -> VideoJobSnapshot:
+        """``GET /videos/{job_id}``: the job's current status, URLs and usage."""
+        response = self._request("GET", f"/videos/{self._segment(job_id)}")
+        return self._snapshot(response)
+
+    def iter_content(
+        self, job_id: str, *, index: int = 0, chunk_size: int = 1 << 16
+    ) -> VideoContent:
+        """``GET /videos/{job_id}/content?index=N``, streamed.
+
+        The request is made (and errors raised) now; read the body through the returned
+        ``VideoContent`` inside a ``with`` block so the connection is released.
+        """
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise ValueError(f"index must be a non-negative integer, not {index!r}")
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be positive")
+        path = f"/videos/{self._segment(job_id)}/content"
+        response = self._request(
+            "GET", path, params={"index": index}, headers={"Accept": "*/*"}, stream=True
+        )
+        return VideoContent(response, chunk_size=chunk_size, what=f"GET {path}")
+
+    def list_models(self) -> list[VideoModelInfo]:
+        """``GET /videos/models``: every video model with its supported parameters."""
+        response = self._request("GET", "/videos/models")
+        data = self._json(response)
+        items = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise self._malformed(response, "video models JSON has no 'data' list")
+        try:
+            return [VideoModelInfo.from_json(item) for item in items]
+        except (ValueError, TypeError, ArithmeticError) as err:
+            raise self._malformed(response, str(err)) from err
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<OpenRouterVideoClient {self.base_url}>"
+
+    # --- internals -------------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    @staticmethod
+    def _segment(job_id: str) -> str:
+        if not isinstance(job_id, str) or job_id in {"", ".", ".."}:
+            raise ValueError(f"invalid provider job id: {job_id!r}")
+        return quote(job_id, safe="")
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        stream: bool = False,
+        **kwargs: Any,
+    ) -> requests.Response:
+        what = f"{method} {path}"
+        started = time.monotonic()
+        try:
+            response = self.session.request(
+                method, self.url(path), timeout=self.timeout, stream=stream, **kwargs
+            )
+        except requests.RequestException as err:
+            logger.debug(
+                "videogen: %s failed after %.0f ms: %s",
+                what,
+                (time.monotonic() - started) * 1000,
+                type(err).__name__,
+            )
+            raise _translate_request_exception(err, what) from err
+        logger.debug(
+            "videogen: %s -> %s in %.0f ms",
+            what,
+            response.status_code,
+            (time.monotonic() - started) * 1000,
+        )
+        if 200 <= response.status_code < 300:
+            return response
+        try:
+            text = self._error_text(response, stream=stream)
+        finally:
+            response.close()
+        raise _error_for_status(response, text)
+
+    @staticmethod
+    def _error_text(response: requests.Response, *, stream: bool) -> str:
+        if not stream:
+            return response.text
+        # A streamed error body is read only as far as it is worth keeping.
+        limit = RESPONSE_TEXT_LIMIT * 4
+        data = b""
+        try:
+            for chunk in response.iter_content(chunk_size=limit):
+                data += chunk
+                if len(data) >= limit:
+                    break
+        except requests.RequestException:
+            pass
+        return data[:limit].decode(response.encoding or "utf-8", errors="replace")
+
+    @staticmethod
+    def _malformed(response: requests.Response, message: str) -> ProviderMalformedResponse:
+        return ProviderMalformedResponse(
+            f"{response.request.method} {response.url}: {message}",
+            status_code=response.status_code,
+            response_text=_truncate(response.text, RESPONSE_TEXT_LIMIT),
+        )
+
+    def _json(self, response: requests.Response) -> Any:
+        try:
+            return _decode_json(response.content)
+        except ValueError as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise self._malformed(response, f"body is not JSON: {err}") from err
+
+    def _snapshot(self, response: requests.Response) -> VideoJobSnapshot:
+        data = self._json(response)
+        try:
+            return VideoJobSnapshot.from_json(data)
+        except (ValueError, TypeError) as err:
+            raise self._malformed(response, str(err)) from err
+
+
+# --- the process-wide client ---------------------------------------------------------------
+
+_client: OpenRouterVideoClient | None = None
+_client_lock = threading.Lock()
+
+
+def get_client() -> OpenRouterVideoClient:
+    """The shared client, built from ``VIDEOGEN`` settings on first use."""
+    global _client
+    client = _client
+    if client is None:
+        with _client_lock:
+            client = _client
+            if client is None:
+                client = _client = OpenRouterVideoClient.from_settings()
+    return client
+
+
+def reset_client() -> None:
+    """Close and forget the shared client (called when ``VIDEOGEN`` settings change)."""
+    global _client
+    with _client_lock:
+        client, _client = _client, None
+    if client is not None:
+        client.close()

@@ -1,0 +1,1 @@
+"""The domain: every write that matters goes through a function here."""

@@ -1,0 +1,309 @@
+"""The one function that changes a job's status: ``job_transition``.
+
+Every writer (API, submission, poller, webhook, admin, sweeps) calls it. It locks the job
+row (``select_for_update``; a no-op on SQLite, where the version compare-and-set below does
+the same work), decides whether the move is allowed (rank only moves forward, terminal is
+final, ``submitting → queued`` only as an explicit retry), writes the job with a
+compare-and-set on ``version``, records a ``JobEvent``, writes the ledger entry once when
+usage arrives, and sends signals on commit. Two writers racing on one job end with one
+transition, one event and one ledger row.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from videogen import signals
+from videogen.models import EventSource, JobEvent, JobStatus, UsageEntry, VideoJob
+from videogen.provider.types import VideoJobSnapshot, VideoStatus, VideoUsage
+
+logger = logging.getLogger(__name__)
+
+_CAS_ATTEMPTS = 20
+
+_FROM_PROVIDER = {
+    VideoStatus.PENDING: JobStatus.PENDING,
+    VideoStatus.IN_PROGRESS: JobStatus.IN_PROGRESS,
+    VideoStatus.COMPLETED: JobStatus.COMPLETED,
+    VideoStatus.FAILED: JobStatus.FAILED,
+    VideoStatus.CANCELLED: JobStatus.CANCELLED,
+    VideoStatus.EXPIRED: JobStatus.EXPIRED,
+}
+
+_UNSUCCESSFUL = frozenset({JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED})
+
+
+class ConcurrentUpdateError(RuntimeError):
+    """The compare-and-set kept losing; only possible under pathological contention."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What ``job_transition`` did."""
+
+    job: VideoJob
+    from_status: str
+    to_status: str
+    changed: bool
+    ledger_written: bool = False
+    cost_updated: bool = False
+    rejected_reason: str = ""
+
+
+def status_from_provider(status: VideoStatus) -> str | None:
+    """Our status for a provider status; ``None`` for one we do not know (keep ours)."""
+    return _FROM_PROVIDER.get(status)
+
+
+def _transition_allowed(current: str, target: str, *, allow_retry: bool) -> tuple[bool, str]:
+    if current == target:
+        return False, "same status"
+    if current in JobStatus.terminal():
+        return False, f"{current} is final"
+    if allow_retry and current == JobStatus.SUBMITTING and target == JobStatus.QUEUED:
+        return True, ""
+    if JobStatus.rank(target) <= JobStatus.rank(current):
+        return False, f"{target} does not move forward from {current}"
+    return True, ""
+
+
+def _usage_json(usage: VideoUsage) -> dict[str, Any]:
+    return {"cost": usage.cost, "is_byok": usage.is_byok}
+
+
+def job_transition(
+    *,
+    job_id: int,
+    to_status: str,
+    source: str,
+    fields: Mapping[str, Any] | None = None,
+    fill_fields: Mapping[str, Any] | None = None,
+    usage: VideoUsage | None = None,
+    payload: Mapping[str, Any] | None = None,
+    message: str = "",
+    expect_from: Iterable[str] | None = None,
+    allow_retry: bool = False,
+) -> Transition:
+    """Move job ``job_id`` to ``to_status`` if the lifecycle allows it.
+
+    ``fields`` are written only with an allowed transition. ``fill_fields`` are written
+    whenever the job is not behind the observation (same status or moving to it), but
+    only into empty fields once the job is terminal: a late webhook never rewrites history.
+    ``usage`` writes the ledger entry (once) when the job is terminal; a cost that was null
+    and now arrives updates the entry once, with an audit event. ``expect_from`` restricts
+    the statuses the move may start from (a claim: ``queued → submitting``).
+    """
+    if source not in EventSource.values:
+        raise ValueError(f"unknown event source {source!r}")
+    if to_status not in JobStatus.values:
+        raise ValueError(f"unknown job status {to_status!r}")
+    expected = frozenset(expect_from) if expect_from is not None else None
+    for _ in range(_CAS_ATTEMPTS):
+        result = _try_transition(
+            job_id=job_id,
+            to_status=to_status,
+            source=source,
+            fields=fields or {},
+            fill_fields=fill_fields or {},
+            usage=usage,
+            payload=dict(payload or {}),
+            message=message,
+            expected=expected,
+            allow_retry=allow_retry,
+        )
+        if result is not None:
+            return result
+    raise ConcurrentUpdateError(f"job {job_id}: gave up after {_CAS_ATTEMPTS} attempts")
+
+
+def _try_transition(
+    *,
+    job_id: int,
+    to_status: str,
+    source: str,
+    fields: Mapping[str, Any],
+    fill_fields: Mapping[str, Any],
+    usage: VideoUsage | None,
+    payload: dict[str, Any],
+    message: str,
+    expected: frozenset[str] | None,
+    allow_retry: bool,
+) -> Transition | None:
+    """One compare-and-set attempt; ``None`` when another writer got there first."""
+    now = timezone.now()
+    with transaction.atomic():
+        job = VideoJob.objects.select_for_update().get(pk=job_id)
+        current = job.status
+        if expected is not None and current not in expected:
+            allowed, reason = False, f"expected {sorted(expected)}, job is {current}"
+        else:
+            allowed, reason = _transition_allowed(current, to_status, allow_retry=allow_retry)
+        # Only an allowed move or a fresh look at the same status may write anything.
+        relevant = allowed or (to_status == current and (expected is None or current in expected))
+        updates: dict[str, Any] = {}
+        if allowed:
+            updates.update(fields)
+            updates.update(fill_fields)
+            updates["status"] = to_status
+            if to_status in JobStatus.terminal():
+                updates.update(finished_at=now, next_poll_at=None, lease_until=None)
+                updates.setdefault("needs_attention", False)
+        elif relevant:
+            # Same status: write only what actually changes (most polls change nothing).
+            terminal = current in JobStatus.terminal()
+            for name, value in fill_fields.items():
+                if name == "provider_response":
+                    continue
+                old = getattr(job, name)
+                if old != value and (not terminal or old in ("", None, [], {})):
+                    updates[name] = value
+            if updates and "provider_response" in fill_fields:
+                updates["provider_response"] = fill_fields["provider_response"]
+
+        final_status = to_status if allowed else current
+        ledger_written = cost_updated = False
+        entry: UsageEntry | None = None
+        if usage is not None and final_status in JobStatus.terminal() and relevant:
+            entry = UsageEntry.objects.filter(job_id=job_id).first()
+            if entry is None:
+                updates.update(cost=usage.cost, is_byok=usage.is_byok, usage=_usage_json(usage))
+            elif entry.cost is None and usage.cost is not None:
+                updates.update(cost=usage.cost, usage=_usage_json(usage))
+            elif entry.cost is not None and usage.cost is not None and entry.cost != usage.cost:
+                logger.warning(
+                    "videogen: job %s reported cost %s but the ledger holds %s; ledger kept",
+                    job.public_id,
+                    usage.cost,
+                    entry.cost,
+                )
+
+        if not updates:
+            return Transition(job, current, current, changed=False, rejected_reason=reason)
+
+        written = VideoJob.objects.filter(pk=job_id, version=job.version).update(
+            **updates, version=F("version") + 1, updated_at=now
+        )
+        if written != 1:
+            return None  # lost the race: re-read and decide again
+        job.refresh_from_db()
+
+        if allowed:
+            JobEvent.objects.create(
+                job=job,
+                from_status=current,
+                to_status=to_status,
+                source=source,
+                payload=payload,
+                message=message[:500],
+            )
+        if usage is not None and final_status in JobStatus.terminal() and relevant:
+            ledger_written, cost_updated = _write_ledger(
+                job=job, entry=entry, usage=usage, source=source, now=now
+            )
+        if allowed:
+            _send_signals_on_commit(
+                job=job, from_status=current, to_status=to_status, source=source
+            )
+    return Transition(
+        job,
+        current,
+        final_status,
+        changed=allowed,
+        ledger_written=ledger_written,
+        cost_updated=cost_updated,
+        rejected_reason=reason,
+    )
+
+
+def _write_ledger(
+    *, job: VideoJob, entry: UsageEntry | None, usage: VideoUsage, source: str, now
+) -> tuple[bool, bool]:
+    """Create the job's one ledger row, or fill a cost that arrived late. Returns
+    ``(created, cost_updated)``. Runs inside the job's locked transaction."""
+    if entry is None:
+        try:
+            with transaction.atomic():
+                UsageEntry.objects.create(
+                    job=job,
+                    workspace_id=job.workspace_id,
+                    model=job.model,
+                    cost=usage.cost,
+                    is_byok=usage.is_byok,
+                    duration=job.duration,
+                    resolution=job.resolution,
+                    completed_at=job.finished_at or now,
+                )
+        except IntegrityError:
+            # Unreachable while the job row is locked; kept so a second row can never exist.
+            logger.warning("videogen: ledger entry for job %s already existed", job.public_id)
+            return False, False
+        return True, False
+    if entry.cost is None and usage.cost is not None:
+        updated = UsageEntry.objects.filter(pk=entry.pk, cost__isnull=True).update(
+            cost=usage.cost, updated_at=now
+        )
+        if updated:
+            JobEvent.objects.create(
+                job=job,
+                from_status=job.status,
+                to_status=job.status,
+                source=source,
+                payload={"cost": usage.cost},
+                message="cost reported after completion; ledger entry updated",
+            )
+            return False, True
+    return False, False
+
+
+def _send_signals_on_commit(*, job: VideoJob, from_status: str, to_status: str, source: str):
+    def send() -> None:
+        signals.job_status_changed.send(
+            sender=VideoJob, job=job, from_status=from_status, to_status=to_status, source=source
+        )
+        if to_status == JobStatus.COMPLETED:
+            signals.job_completed.send(sender=VideoJob, job=job)
+        elif to_status in _UNSUCCESSFUL:
+            signals.job_failed.send(sender=VideoJob, job=job)
+
+    transaction.on_commit(send, robust=True)
+
+
+def job_apply_snapshot(*, job_id: int, snapshot: VideoJobSnapshot, source: str) -> Transition:
+    """Apply one observation of the provider job (a poll, a webhook, the POST's answer)."""
+    target = status_from_provider(snapshot.status)
+    mirror: dict[str, Any] = {"provider_status": snapshot.raw_status}
+    if snapshot.generation_id:
+        mirror["generation_id"] = snapshot.generation_id
+    if snapshot.polling_url:
+        mirror["polling_url"] = snapshot.polling_url
+    if snapshot.unsigned_urls:
+        mirror["unsigned_urls"] = list(snapshot.unsigned_urls)
+    if snapshot.error:
+        mirror["error"] = snapshot.error
+    if snapshot.raw:
+        mirror["provider_response"] = snapshot.raw
+    fields: dict[str, Any] = {}
+    if target == JobStatus.FAILED:
+        fields["failure_reason"] = "provider_failed"
+    elif target in (JobStatus.CANCELLED, JobStatus.EXPIRED):
+        fields["failure_reason"] = f"provider_{target}"
+    if target is None:
+        # A status we do not know: keep ours, record what the provider said.
+        current = VideoJob.objects.values_list("status", flat=True).get(pk=job_id)
+        target = current
+    return job_transition(
+        job_id=job_id,
+        to_status=target,
+        source=source,
+        fields=fields,
+        fill_fields=mirror,
+        usage=snapshot.usage,
+        payload={"provider": snapshot.raw} if snapshot.raw else {},
+    )
