@@ -7,4 +7,19 @@ class VideogenConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from videogen import checks, signals  # noqa: F401  (register checks and signals)
+
+        post_migrate.connect(_ensure_schedules, sender=self)
+
+
+def _ensure_schedules(sender, using="default", **kwargs) -> None:
+    # After every migrate: our schedules exist exactly once (update_or_create by name).
+    from django.db import DEFAULT_DB_ALIAS
+
+    if using != DEFAULT_DB_ALIAS:
+        return
+    from videogen.services.schedules import schedules_ensure
+
+    schedules_ensure()

@@ -46,8 +46,12 @@ DEFAULTS: dict[str, Any] = {
     # --- submission and reconciliation ----------------------------------------------------
     # Retries of a submission that failed transiently (429, 5xx, timeout) before giving up.
     "SUBMIT_MAX_ATTEMPTS": 5,
-    # Seconds between sweeps of the reconciler schedule.
-    "RECONCILE_INTERVAL_SECONDS": 30,
+    # django-q2 schedules have minute granularity: the reconcile task runs every N minutes
+    # and keeps sweeping due jobs for RECONCILE_WINDOW_SECONDS, so polls are on time in between.
+    "RECONCILE_EVERY_MINUTES": 1,
+    "RECONCILE_WINDOW_SECONDS": 50,
+    # Pause between sweeps in that window when nothing was due.
+    "RECONCILE_IDLE_SECONDS": 1.0,
     # Most jobs one sweep claims, and how many it polls at once.
     "RECONCILE_BATCH_SIZE": 500,
     "POLL_CONCURRENCY": 32,
@@ -74,8 +78,8 @@ DEFAULTS: dict[str, Any] = {
     # Days to keep stored outputs (None keeps them forever).
     "OUTPUT_RETENTION_DAYS": None,
     # --- django-q2 ------------------------------------------------------------------------
-    # Queue name passed to async_task (None uses the cluster's default).
-    "Q_CLUSTER_NAME": None,
+    # Run tasks inline instead of through the broker (tests, one-off scripts).
+    "TASKS_SYNC": False,
 }
 
 

@@ -275,8 +275,18 @@ def _send_signals_on_commit(*, job: VideoJob, from_status: str, to_status: str, 
     transaction.on_commit(send, robust=True)
 
 
-def job_apply_snapshot(*, job_id: int, snapshot: VideoJobSnapshot, source: str) -> Transition:
-    """Apply one observation of the provider job (a poll, a webhook, the POST's answer)."""
+def job_apply_snapshot(
+    *,
+    job_id: int,
+    snapshot: VideoJobSnapshot,
+    source: str,
+    fields: Mapping[str, Any] | None = None,
+) -> Transition:
+    """Apply one observation of the provider job (a poll, a webhook, the POST's answer).
+
+    ``fields`` are extra columns written only with the transition (the submitter's
+    ``provider_job_id``, ``submitted_at``…).
+    """
     target = status_from_provider(snapshot.status)
     mirror: dict[str, Any] = {"provider_status": snapshot.raw_status}
     if snapshot.generation_id:
@@ -289,7 +299,7 @@ def job_apply_snapshot(*, job_id: int, snapshot: VideoJobSnapshot, source: str) 
         mirror["error"] = snapshot.error
     if snapshot.raw:
         mirror["provider_response"] = snapshot.raw
-    fields: dict[str, Any] = {}
+    fields = dict(fields or {})
     if target == JobStatus.FAILED:
         fields["failure_reason"] = "provider_failed"
     elif target in (JobStatus.CANCELLED, JobStatus.EXPIRED):

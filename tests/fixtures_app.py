@@ -1,0 +1,37 @@
+"""Fixtures wiring the app to the in-process simulator (database tests)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import make_workspace
+from videogen.services import queue
+from videogen.services.catalog import catalog_sync
+
+
+@pytest.fixture
+def app_on_simulator(simulator, settings, db):
+    """VIDEOGEN pointed at the running simulator; polls due at once; catalog synced."""
+    settings.VIDEOGEN = {
+        "API_KEY": simulator.api_key,
+        "BASE_URL": simulator.base_url,
+        "SIMULATOR": True,
+        "POLL_INITIAL_DELAY_SECONDS": 0,
+        "POLL_MAX_DELAY_SECONDS": 0,
+        "READ_TIMEOUT": 5,
+    }
+    catalog_sync()
+    return simulator
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    """Submissions enqueued, recorded instead of sent to the broker."""
+    jobs: list[int] = []
+    monkeypatch.setattr(queue, "enqueue_submit", jobs.append)
+    return jobs
+
+
+@pytest.fixture
+def workspace(db):
+    return make_workspace()

@@ -1,0 +1,36 @@
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from videogen.services.reconcile import reconcile_sweep
+
+
+class Command(BaseCommand):
+    help = "Run one reconcile sweep now: poll due jobs, recover lost or stuck ones, summarise."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--limit", type=int, help="Most jobs to poll (default: batch size).")
+        parser.add_argument("--concurrency", type=int, help="Polls in flight at once.")
+
+    def handle(self, *args, limit=None, concurrency=None, verbosity=1, **options):
+        if limit is not None and limit < 1:
+            raise CommandError("--limit must be at least 1.")
+        if concurrency is not None and concurrency < 1:
+            raise CommandError("--concurrency must be at least 1.")
+        show = verbosity > 0 and sys.stdout.isatty()
+
+        def progress(done: int, total: int) -> None:
+            width = 30
+            filled = width * done // total
+            self.stdout.write(
+                f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", ending=""
+            )
+            if done == total:
+                self.stdout.write("")
+
+        report = reconcile_sweep(
+            limit=limit, concurrency=concurrency, progress=progress if show else None
+        )
+        self.stdout.write(self.style.SUCCESS(f"Sweep done: {report}."))
+        for sample in report.error_samples:
+            self.stdout.write(self.style.WARNING(f"  {sample}"))

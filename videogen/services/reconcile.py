@@ -1,0 +1,330 @@
+"""The reconciler: keeps every job true to the provider.
+
+One sweep:
+1. re-enqueues queued jobs whose submission is due (retry backoff over, or task lost);
+2. flags jobs stuck in ``submitting`` for staff (never re-POSTs them);
+3. fails jobs past the deadline;
+4. claims due in-flight jobs under a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+   several clusters never poll one job), polls them concurrently through the one pooled
+   client, applies each answer through the lifecycle function, and reschedules the rest
+   with backoff and jitter in one bulk write.
+One job's failure never stops the sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from videogen.conf import videogen_settings
+from videogen.models import EventSource, JobStatus, VideoJob
+from videogen.provider.client import get_client
+from videogen.provider.errors import ProviderError, ProviderNotFound
+from videogen.provider.types import VideoJobSnapshot
+from videogen.services import queue
+from videogen.services.lifecycle import job_apply_snapshot, job_transition, status_from_provider
+from videogen.services.submission import backoff_seconds
+
+logger = logging.getLogger(__name__)
+
+STALE_SUBMITTING_MESSAGE = (
+    "Submission outcome unknown: the worker stopped between sending the job to the provider "
+    "and saving its answer. It was not re-sent automatically (that could bill twice). "
+    "Check the provider, then use the admin action 'Resubmit' if it never arrived."
+)
+
+
+@dataclass
+class SweepReport:
+    requeued: int = 0
+    flagged_submitting: int = 0
+    deadline_failed: int = 0
+    claimed: int = 0
+    polled: int = 0
+    transitions: int = 0
+    not_found_failed: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    error_samples: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"claimed {self.claimed}, polled {self.polled}, {self.transitions} transitions, "
+            f"{self.errors} errors, {self.not_found_failed} failed as not found, "
+            f"{self.requeued} re-enqueued, {self.flagged_submitting} flagged in submitting, "
+            f"{self.deadline_failed} past deadline ({self.seconds:.2f}s)"
+        )
+
+
+@dataclass(frozen=True)
+class _PollResult:
+    job: VideoJob
+    snapshot: VideoJobSnapshot | None = None
+    error: ProviderError | None = None
+
+
+def jobs_requeue_due(*, now: datetime) -> int:
+    """Re-enqueue queued jobs whose retry delay is over or whose task was lost."""
+    due = list(
+        VideoJob.objects.filter(status=JobStatus.QUEUED, next_poll_at__lte=now).values_list(
+            "pk", flat=True
+        )[: videogen_settings.RECONCILE_BATCH_SIZE]
+    )
+    if not due:
+        return 0
+    # Push the deadline first so a concurrent sweep does not enqueue the same jobs again.
+    later = now + timedelta(seconds=videogen_settings.QUEUED_STALE_SECONDS)
+    VideoJob.objects.filter(pk__in=due, status=JobStatus.QUEUED).update(next_poll_at=later)
+    for job_id in due:
+        queue.enqueue_submit(job_id)
+    return len(due)
+
+
+def jobs_flag_stale_submitting(*, now: datetime) -> int:
+    cutoff = now - timedelta(seconds=videogen_settings.SUBMITTING_STALE_SECONDS)
+    return VideoJob.objects.filter(
+        status=JobStatus.SUBMITTING, needs_attention=False, updated_at__lt=cutoff
+    ).update(needs_attention=True, last_error=STALE_SUBMITTING_MESSAGE)
+
+
+def jobs_fail_past_deadline(*, now: datetime) -> int:
+    cutoff = now - timedelta(seconds=videogen_settings.JOB_DEADLINE_SECONDS)
+    failed = 0
+    for job_id in VideoJob.objects.filter(
+        status__in=JobStatus.in_flight(), submitted_at__lt=cutoff
+    ).values_list("pk", flat=True)[: videogen_settings.RECONCILE_BATCH_SIZE]:
+        result = job_transition(
+            job_id=job_id,
+            to_status=JobStatus.FAILED,
+            source=EventSource.SWEEP,
+            expect_from=JobStatus.in_flight(),
+            fields={
+                "failure_reason": "deadline_exceeded",
+                "error": "Not finished within "
+                f"{videogen_settings.JOB_DEADLINE_SECONDS} seconds of submission.",
+            },
+            message="past the deadline",
+        )
+        failed += result.changed
+    return failed
+
+
+def jobs_claim_due(*, now: datetime, limit: int) -> list[VideoJob]:
+    """Lease up to ``limit`` due in-flight jobs to this sweep and return them.
+
+    On PostgreSQL rows another sweep is claiming are skipped, not waited for; everywhere,
+    the lease condition in the UPDATE makes a job belong to one sweep at a time.
+    """
+    token = uuid.uuid4()
+    lease_free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    due = (
+        VideoJob.objects.filter(status__in=JobStatus.in_flight(), next_poll_at__lte=now)
+        .filter(lease_free)
+        .order_by("next_poll_at")
+    )
+    with transaction.atomic():
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.values_list("pk", flat=True)[:limit])
+        if not ids:
+            return []
+        VideoJob.objects.filter(pk__in=ids).filter(lease_free).update(
+            lease_until=now + timedelta(seconds=videogen_settings.POLL_LEASE_SECONDS),
+            lease_token=token,
+        )
+    return list(
+        VideoJob.objects.filter(lease_token=token, status__in=JobStatus.in_flight()).only(
+            "pk",
+            "public_id",
+            "status",
+            "provider_job_id",
+            "poll_attempts",
+            "not_found_count",
+            "unsigned_urls",
+            "generation_id",
+            "lease_token",
+        )
+    )
+
+
+def _poll(job: VideoJob) -> _PollResult:
+    try:
+        return _PollResult(job=job, snapshot=get_client().get_video(job.provider_job_id))
+    except ProviderError as err:
+        return _PollResult(job=job, error=err)
+
+
+def _unchanged(job: VideoJob, snapshot: VideoJobSnapshot) -> bool:
+    """True when applying the snapshot would write nothing but the next poll time."""
+    return (
+        status_from_provider(snapshot.status) in (job.status, None)
+        and not snapshot.usage
+        and (not snapshot.unsigned_urls or list(snapshot.unsigned_urls) == job.unsigned_urls)
+        and (not snapshot.generation_id or snapshot.generation_id == job.generation_id)
+    )
+
+
+def reconcile_sweep(
+    *,
+    limit: int | None = None,
+    concurrency: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SweepReport:
+    """One full sweep (see the module docstring). ``progress(done, total)`` after each poll."""
+    started = time.monotonic()
+    now = timezone.now()
+    report = SweepReport()
+    report.requeued = jobs_requeue_due(now=now)
+    report.flagged_submitting = jobs_flag_stale_submitting(now=now)
+    report.deadline_failed = jobs_fail_past_deadline(now=now)
+
+    jobs = jobs_claim_due(now=now, limit=limit or videogen_settings.RECONCILE_BATCH_SIZE)
+    report.claimed = len(jobs)
+    if jobs:
+        _poll_and_apply(jobs, report, concurrency or videogen_settings.POLL_CONCURRENCY, progress)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _poll_and_apply(
+    jobs: list[VideoJob],
+    report: SweepReport,
+    concurrency: int,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    reschedule: list[VideoJob] = []
+    retry_after: dict[int, float | None] = {}
+    # Worker threads only speak HTTP; every database write happens here, in this thread.
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(jobs)))) as pool:
+        futures = [pool.submit(_poll, job) for job in jobs]
+        for done, future in enumerate(as_completed(futures), start=1):
+            result = future.result()
+            try:
+                keep_polling = _apply_poll_result(result, report)
+            except Exception as err:  # one job's failure never stops the sweep
+                logger.exception("videogen: applying poll of job %s failed", result.job.pk)
+                report.errors += 1
+                _note_error(report, result.job, err)
+                result.job.last_error = f"reconcile error: {err}"[:5000]
+                keep_polling = True
+            if keep_polling:
+                reschedule.append(result.job)
+                if result.error is not None:
+                    retry_after[result.job.pk] = result.error.retry_after
+            if progress:
+                progress(done, len(jobs))
+    _reschedule(reschedule, retry_after)
+
+
+def _note_error(report: SweepReport, job: VideoJob, err: Exception) -> None:
+    if len(report.error_samples) < 5:
+        report.error_samples.append(f"{job.public_id}: {err}")
+
+
+def _apply_poll_result(result: _PollResult, report: SweepReport) -> bool:
+    """Apply one poll; return True when the job stays in flight and needs a next poll."""
+    job = result.job
+    report.polled += 1
+    job.poll_attempts += 1
+    if result.error is not None:
+        return _apply_poll_error(job, result.error, report)
+    snapshot = result.snapshot
+    job.not_found_count = 0
+    job.last_error = ""
+    if _unchanged(job, snapshot):
+        return True
+    transition = job_apply_snapshot(job_id=job.pk, snapshot=snapshot, source=EventSource.POLL)
+    report.transitions += transition.changed
+    return transition.to_status in JobStatus.in_flight()
+
+
+def _apply_poll_error(job: VideoJob, err: ProviderError, report: SweepReport) -> bool:
+    report.errors += 1
+    _note_error(report, job, err)
+    job.last_error = str(err)[:5000]
+    if isinstance(err, ProviderNotFound):
+        job.not_found_count += 1
+        if job.not_found_count >= videogen_settings.NOT_FOUND_LIMIT:
+            result = job_transition(
+                job_id=job.pk,
+                to_status=JobStatus.FAILED,
+                source=EventSource.SWEEP,
+                expect_from=JobStatus.in_flight(),
+                fields={
+                    "failure_reason": "not_found_at_provider",
+                    "error": f"Not found at provider ({job.not_found_count} polls answered 404).",
+                    "not_found_count": job.not_found_count,
+                },
+                message="not found at provider",
+            )
+            report.not_found_failed += result.changed
+            return not result.changed
+    return True
+
+
+def _reschedule(jobs: list[VideoJob], retry_after: dict[int, float | None]) -> None:
+    """One bulk write: next poll time with backoff and jitter, counters, lease released."""
+    if not jobs:
+        return
+    token = jobs[0].lease_token
+    now = timezone.now()
+    for job in jobs:
+        delay = backoff_seconds(job.poll_attempts - 1, retry_after=retry_after.get(job.pk))
+        job.next_poll_at = now + timedelta(seconds=delay)
+        job.lease_until = None
+        job.lease_token = None
+    # Only rows still leased by this sweep and still in flight: a webhook may have won.
+    VideoJob.objects.filter(lease_token=token, status__in=JobStatus.in_flight()).bulk_update(
+        jobs,
+        [
+            "next_poll_at",
+            "poll_attempts",
+            "not_found_count",
+            "last_error",
+            "lease_until",
+            "lease_token",
+        ],
+        batch_size=500,
+    )
+
+
+def reconcile_window(*, seconds: float, idle_seconds: float) -> list[SweepReport]:
+    """Sweep repeatedly for ``seconds`` (what the scheduled task runs), pausing when idle."""
+    deadline = time.monotonic() + seconds
+    reports = [reconcile_sweep()]
+    while time.monotonic() + idle_seconds < deadline:
+        if reports[-1].claimed == 0:
+            time.sleep(idle_seconds)
+        reports.append(reconcile_sweep())
+    return reports
+
+
+def job_poll_now(*, job_id: int) -> SweepReport:
+    """Poll one job right away (the API's refresh, ``videogen_submit --wait``), leasing it
+    like a sweep would so it is not polled twice at once."""
+    report = SweepReport()
+    now = timezone.now()
+    token = uuid.uuid4()
+    lease_free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    claimed = (
+        VideoJob.objects.filter(pk=job_id, status__in=JobStatus.in_flight())
+        .filter(lease_free)
+        .update(
+            lease_until=now + timedelta(seconds=videogen_settings.POLL_LEASE_SECONDS),
+            lease_token=token,
+        )
+    )
+    if claimed:
+        job = VideoJob.objects.get(pk=job_id)
+        report.claimed = 1
+        _poll_and_apply([job], report, concurrency=1, progress=None)
+    return report
