@@ -68,7 +68,14 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
-    signal.signal(signal.SIGTERM, lambda *a: (stop_all(), sys.exit(0)))
+    stopping = []
+
+    def request_stop(*_args) -> None:
+        stopping.append(True)
+
+    # Ctrl-C reaches the children too (same process group); stop quietly, exit 0.
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
     try:
         for name, cmd in commands:
             processes.append((name, subprocess.Popen(cmd, env=env)))  # noqa: S603
@@ -80,7 +87,6 @@ def main() -> int:
             "\n"
             f"  videogen is running.\n"
             f"  Admin:      {site_url}/admin/   (login printed above)\n"
-            f"  API:        {site_url}/videogen/api/\n"
             + (
                 f"  Simulator:  http://127.0.0.1:{SIMULATOR_PORT}/api/v1 (OpenRouter stand-in)\n"
                 if use_simulator
@@ -89,13 +95,12 @@ def main() -> int:
             + "  Ctrl-C stops the site, the qcluster and the simulator.\n",
             flush=True,
         )
-        while True:
+        while not stopping:
             for name, proc in processes:
-                if proc.poll() is not None:
+                if proc.poll() is not None and not stopping:
                     print(f"{name} exited with {proc.returncode}; stopping.", file=sys.stderr)
                     return proc.returncode or 1
             time.sleep(0.5)
-    except KeyboardInterrupt:
         return 0
     finally:
         stop_all()

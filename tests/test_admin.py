@@ -2,6 +2,7 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import make_job
+from videogen.models import VideoJob
 
 pytestmark = pytest.mark.django_db
 
@@ -20,3 +21,64 @@ def test_job_change_page_renders(admin_client):
     response = admin_client.get(reverse("admin:videogen_videojob_change", args=[job.pk]))
     assert response.status_code == 200
     assert str(job.public_id) in response.content.decode()
+
+
+def run_action(client, action, jobs):
+    return client.post(
+        reverse("admin:videogen_videojob_changelist"),
+        {"action": action, "_selected_action": [j.pk for j in jobs]},
+        follow=True,
+    )
+
+
+def test_resubmit_action_requeues_only_jobs_stuck_in_submitting(
+    admin_client, enqueued, django_capture_on_commit_callbacks
+):
+    stuck = make_job(status="submitting", needs_attention=True)
+    done = make_job(status="completed")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = run_action(admin_client, "resubmit_jobs", [stuck, done])
+    stuck.refresh_from_db()
+    done.refresh_from_db()
+    assert stuck.status == "queued" and not stuck.needs_attention
+    assert done.status == "completed"
+    assert enqueued == [stuck.pk]
+    text = response.content.decode()
+    assert "1 of 2 jobs resubmitted" in text
+    assert stuck.events.get(to_status="queued").source == "admin"
+
+
+def test_cancel_action_cancels_queued_jobs_only(admin_client):
+    queued = make_job()
+    pending = make_job(status="pending", provider_job_id="p-1")
+    run_action(admin_client, "cancel_queued_jobs", [queued, pending])
+    queued.refresh_from_db()
+    pending.refresh_from_db()
+    assert (queued.status, pending.status) == ("cancelled", "pending")
+
+
+def test_poll_now_action_applies_the_provider_state(admin_client, app_on_simulator, enqueued):
+    from videogen.services.submission import job_create, job_submit
+
+    job = job_create(
+        workspace=make_job().workspace,
+        data={"model": "google/veo-3.1", "prompt": "x", "duration": 4},
+    )
+    job_submit(job_id=job.pk)
+    app_on_simulator.state.set_status(
+        VideoJob.objects.get(pk=job.pk).provider_job_id, "failed", error="sim says no"
+    )
+    run_action(admin_client, "poll_jobs_now", [job])
+    job.refresh_from_db()
+    assert (job.status, job.error) == ("failed", "sim says no")
+
+
+def test_jobs_cannot_be_added_or_edited_by_hand(admin_client):
+    job = make_job()
+    assert admin_client.get(reverse("admin:videogen_videojob_add")).status_code == 403
+    admin_client.post(
+        reverse("admin:videogen_videojob_change", args=[job.pk]),
+        {"prompt": "changed", "needs_attention": "on"},
+    )
+    job.refresh_from_db()
+    assert job.prompt != "changed"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from videogen.models import (
     JobEvent,
@@ -13,6 +15,8 @@ from videogen.models import (
     Workspace,
     WorkspaceMembership,
 )
+from videogen.services.reconcile import job_poll_now
+from videogen.services.submission import job_cancel, job_resubmit
 
 
 class WorkspaceMembershipInline(admin.TabularInline):
@@ -59,6 +63,7 @@ class VideoJobAdmin(admin.ModelAdmin):
     list_select_related = ["workspace"]
     raw_id_fields = ["created_by"]
     inlines = [JobEventInline]
+    actions = ["resubmit_jobs", "poll_jobs_now", "cancel_queued_jobs"]
     readonly_fields = [
         "public_id",
         "status",
@@ -132,6 +137,65 @@ class VideoJobAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    def has_add_permission(self, request) -> bool:
+        # Jobs are created through job_create (API, command) so they are validated.
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        # Staff act through actions; the only hand-editable flag is needs_attention.
+        return [f.name for f in self.model._meta.fields if f.name not in ("needs_attention",)]
+
+    def _report(self, request, done: int, total: int, verb: str, why_not: str) -> None:
+        self.message_user(
+            request,
+            ngettext(
+                "%(done)d of %(total)d job %(verb)s.", "%(done)d of %(total)d jobs %(verb)s.", total
+            )
+            % {"done": done, "total": total, "verb": verb},
+            messages.SUCCESS if done else messages.WARNING,
+        )
+        if done < total:
+            self.message_user(request, why_not, messages.WARNING)
+
+    @admin.action(
+        description=_("Resubmit (jobs stuck in submitting: may generate twice)"),
+        permissions=["change"],
+    )
+    def resubmit_jobs(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True))
+        done = sum(job_resubmit(job_id=pk).changed for pk in ids)
+        self._report(
+            request,
+            done,
+            len(ids),
+            "resubmitted",
+            _("Only jobs in 'submitting' can be resubmitted."),
+        )
+
+    @admin.action(description=_("Poll the provider now"), permissions=["change"])
+    def poll_jobs_now(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True))
+        done = sum(job_poll_now(job_id=pk).polled for pk in ids)
+        self._report(
+            request,
+            done,
+            len(ids),
+            "polled",
+            _("Only pending or in-progress jobs not being polled right now are polled."),
+        )
+
+    @admin.action(description=_("Cancel (queued jobs only)"), permissions=["change"])
+    def cancel_queued_jobs(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True))
+        done = sum(job_cancel(job_id=pk, source="admin").changed for pk in ids)
+        self._report(
+            request,
+            done,
+            len(ids),
+            "cancelled",
+            _("Jobs already sent to the provider cannot be cancelled."),
+        )
 
 
 @admin.register(JobEvent)

@@ -1,3 +1,4 @@
+import itertools
 from datetime import timedelta
 from decimal import Decimal
 
@@ -147,6 +148,6 @@ def test_events_match_transitions(workspace):
     sweep_until_settled()
     events = list(JobEvent.objects.filter(job=job).values_list("from_status", "to_status"))
     assert events[0] == ("", "queued")
-    for (_, to), (frm, _) in zip(events, events[1:], strict=False):
+    for (_, to), (frm, _) in itertools.pairwise(events):
         assert to == frm
     assert events[-1][1] == "completed"

@@ -8,7 +8,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,211 +16,572 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='VideoModel',
+            name="VideoModel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('model_id', models.CharField(help_text='Provider model id.', max_length=200, unique=True)),
-                ('canonical_slug', models.CharField(blank=True, max_length=200)),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('provider_created_at', models.DateTimeField(blank=True, null=True)),
-                ('supported_durations', models.JSONField(blank=True, null=True)),
-                ('supported_resolutions', models.JSONField(blank=True, null=True)),
-                ('supported_aspect_ratios', models.JSONField(blank=True, null=True)),
-                ('supported_sizes', models.JSONField(blank=True, null=True)),
-                ('supported_frame_images', models.JSONField(blank=True, null=True)),
-                ('generate_audio', models.BooleanField(null=True)),
-                ('seed', models.BooleanField(help_text='Supports deterministic seeds.', null=True)),
-                ('pricing_skus', models.JSONField(blank=True, null=True)),
-                ('allowed_passthrough_parameters', models.JSONField(blank=True, default=list)),
-                ('provider_response', models.JSONField(blank=True, default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder)),
-                ('is_active', models.BooleanField(default=True, help_text='False once the provider stops listing the model.')),
-                ('synced_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "model_id",
+                    models.CharField(help_text="Provider model id.", max_length=200, unique=True),
+                ),
+                ("canonical_slug", models.CharField(blank=True, max_length=200)),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                ("provider_created_at", models.DateTimeField(blank=True, null=True)),
+                ("supported_durations", models.JSONField(blank=True, null=True)),
+                ("supported_resolutions", models.JSONField(blank=True, null=True)),
+                ("supported_aspect_ratios", models.JSONField(blank=True, null=True)),
+                ("supported_sizes", models.JSONField(blank=True, null=True)),
+                ("supported_frame_images", models.JSONField(blank=True, null=True)),
+                ("generate_audio", models.BooleanField(null=True)),
+                ("seed", models.BooleanField(help_text="Supports deterministic seeds.", null=True)),
+                ("pricing_skus", models.JSONField(blank=True, null=True)),
+                ("allowed_passthrough_parameters", models.JSONField(blank=True, default=list)),
+                (
+                    "provider_response",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        encoder=django.core.serializers.json.DjangoJSONEncoder,
+                    ),
+                ),
+                (
+                    "is_active",
+                    models.BooleanField(
+                        default=True, help_text="False once the provider stops listing the model."
+                    ),
+                ),
+                ("synced_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['model_id'],
+                "ordering": ["model_id"],
             },
         ),
         migrations.CreateModel(
-            name='Workspace',
+            name="Workspace",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=100, unique=True)),
-                ('monthly_budget', models.DecimalField(blank=True, decimal_places=8, help_text='USD per calendar month; empty = no budget.', max_digits=18, null=True)),
-                ('budget_policy', models.CharField(choices=[('block', 'block submissions over budget'), ('warn', 'warn only')], default='block', max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=100, unique=True)),
+                (
+                    "monthly_budget",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=8,
+                        help_text="USD per calendar month; empty = no budget.",
+                        max_digits=18,
+                        null=True,
+                    ),
+                ),
+                (
+                    "budget_policy",
+                    models.CharField(
+                        choices=[("block", "block submissions over budget"), ("warn", "warn only")],
+                        default="block",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='VideoJob',
+            name="VideoJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('model', models.CharField(max_length=200)),
-                ('prompt', models.TextField(blank=True)),
-                ('aspect_ratio', models.CharField(blank=True, choices=[('16:9', '16:9'), ('9:16', '9:16'), ('1:1', '1:1'), ('4:3', '4:3'), ('3:4', '3:4'), ('3:2', '3:2'), ('2:3', '2:3'), ('21:9', '21:9'), ('9:21', '9:21')], max_length=8)),
-                ('duration', models.PositiveIntegerField(blank=True, null=True)),
-                ('resolution', models.CharField(blank=True, choices=[('480p', '480p'), ('720p', '720p'), ('768p', '768p'), ('1080p', '1080p'), ('1K', '1K'), ('2K', '2K'), ('4K', '4K')], max_length=8)),
-                ('size', models.CharField(blank=True, help_text='"WIDTHxHEIGHT"', max_length=16)),
-                ('seed', models.BigIntegerField(blank=True, null=True)),
-                ('generate_audio', models.BooleanField(blank=True, null=True)),
-                ('frame_images', models.JSONField(blank=True, default=list)),
-                ('input_references', models.JSONField(blank=True, default=list)),
-                ('provider', models.JSONField(blank=True, help_text='Provider passthrough: {options: {slug: {...}}}.', null=True)),
-                ('callback_url', models.URLField(blank=True, max_length=2000)),
-                ('provider_job_id', models.CharField(blank=True, max_length=200, null=True, unique=True)),
-                ('generation_id', models.CharField(blank=True, max_length=200)),
-                ('polling_url', models.CharField(blank=True, max_length=2000)),
-                ('status', models.CharField(choices=[('queued', 'queued'), ('submitting', 'submitting'), ('pending', 'pending'), ('in_progress', 'in progress'), ('completed', 'completed'), ('failed', 'failed'), ('cancelled', 'cancelled'), ('expired', 'expired')], db_index=True, default='queued', max_length=16)),
-                ('provider_status', models.CharField(blank=True, max_length=32)),
-                ('error', models.TextField(blank=True, help_text="The provider's error message.")),
-                ('unsigned_urls', models.JSONField(blank=True, default=list)),
-                ('usage', models.JSONField(blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder, null=True)),
-                ('cost', models.DecimalField(blank=True, decimal_places=8, help_text='USD', max_digits=18, null=True)),
-                ('is_byok', models.BooleanField(default=False)),
-                ('provider_response', models.JSONField(blank=True, default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder)),
-                ('estimated_cost', models.DecimalField(blank=True, decimal_places=8, help_text='USD', max_digits=18, null=True)),
-                ('failure_reason', models.CharField(blank=True, help_text='Machine-readable cause when failed.', max_length=64)),
-                ('last_error', models.TextField(blank=True, help_text='Last transient error seen.')),
-                ('needs_attention', models.BooleanField(default=False, help_text='Staff must look at this job (e.g. submission outcome unknown).')),
-                ('submit_attempts', models.PositiveIntegerField(default=0)),
-                ('poll_attempts', models.PositiveIntegerField(default=0)),
-                ('not_found_count', models.PositiveIntegerField(default=0)),
-                ('next_poll_at', models.DateTimeField(blank=True, null=True)),
-                ('lease_until', models.DateTimeField(blank=True, help_text='A sweep holds this job until then.', null=True)),
-                ('lease_token', models.UUIDField(blank=True, editable=False, null=True)),
-                ('version', models.PositiveIntegerField(default=0, editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='videogen_jobs', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='jobs', to='videogen.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("model", models.CharField(max_length=200)),
+                ("prompt", models.TextField(blank=True)),
+                (
+                    "aspect_ratio",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("16:9", "16:9"),
+                            ("9:16", "9:16"),
+                            ("1:1", "1:1"),
+                            ("4:3", "4:3"),
+                            ("3:4", "3:4"),
+                            ("3:2", "3:2"),
+                            ("2:3", "2:3"),
+                            ("21:9", "21:9"),
+                            ("9:21", "9:21"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("duration", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "resolution",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("480p", "480p"),
+                            ("720p", "720p"),
+                            ("768p", "768p"),
+                            ("1080p", "1080p"),
+                            ("1K", "1K"),
+                            ("2K", "2K"),
+                            ("4K", "4K"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("size", models.CharField(blank=True, help_text='"WIDTHxHEIGHT"', max_length=16)),
+                ("seed", models.BigIntegerField(blank=True, null=True)),
+                ("generate_audio", models.BooleanField(blank=True, null=True)),
+                ("frame_images", models.JSONField(blank=True, default=list)),
+                ("input_references", models.JSONField(blank=True, default=list)),
+                (
+                    "provider",
+                    models.JSONField(
+                        blank=True,
+                        help_text="Provider passthrough: {options: {slug: {...}}}.",
+                        null=True,
+                    ),
+                ),
+                ("callback_url", models.URLField(blank=True, max_length=2000)),
+                (
+                    "provider_job_id",
+                    models.CharField(blank=True, max_length=200, null=True, unique=True),
+                ),
+                ("generation_id", models.CharField(blank=True, max_length=200)),
+                ("polling_url", models.CharField(blank=True, max_length=2000)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "queued"),
+                            ("submitting", "submitting"),
+                            ("pending", "pending"),
+                            ("in_progress", "in progress"),
+                            ("completed", "completed"),
+                            ("failed", "failed"),
+                            ("cancelled", "cancelled"),
+                            ("expired", "expired"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("provider_status", models.CharField(blank=True, max_length=32)),
+                ("error", models.TextField(blank=True, help_text="The provider's error message.")),
+                ("unsigned_urls", models.JSONField(blank=True, default=list)),
+                (
+                    "usage",
+                    models.JSONField(
+                        blank=True,
+                        encoder=django.core.serializers.json.DjangoJSONEncoder,
+                        null=True,
+                    ),
+                ),
+                (
+                    "cost",
+                    models.DecimalField(
+                        blank=True, decimal_places=8, help_text="USD", max_digits=18, null=True
+                    ),
+                ),
+                ("is_byok", models.BooleanField(default=False)),
+                (
+                    "provider_response",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        encoder=django.core.serializers.json.DjangoJSONEncoder,
+                    ),
+                ),
+                (
+                    "estimated_cost",
+                    models.DecimalField(
+                        blank=True, decimal_places=8, help_text="USD", max_digits=18, null=True
+                    ),
+                ),
+                (
+                    "failure_reason",
+                    models.CharField(
+                        blank=True, help_text="Machine-readable cause when failed.", max_length=64
+                    ),
+                ),
+                (
+                    "last_error",
+                    models.TextField(blank=True, help_text="Last transient error seen."),
+                ),
+                (
+                    "needs_attention",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Staff must look at this job (e.g. submission outcome unknown).",
+                    ),
+                ),
+                ("submit_attempts", models.PositiveIntegerField(default=0)),
+                ("poll_attempts", models.PositiveIntegerField(default=0)),
+                ("not_found_count", models.PositiveIntegerField(default=0)),
+                ("next_poll_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "lease_until",
+                    models.DateTimeField(
+                        blank=True, help_text="A sweep holds this job until then.", null=True
+                    ),
+                ),
+                ("lease_token", models.UUIDField(blank=True, editable=False, null=True)),
+                ("version", models.PositiveIntegerField(default=0, editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("submitted_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="videogen_jobs",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="jobs",
+                        to="videogen.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='WebhookDelivery',
+            name="WebhookDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('idempotency_key', models.CharField(blank=True, max_length=300, null=True, unique=True)),
-                ('event_type', models.CharField(blank=True, max_length=100)),
-                ('provider_job_id', models.CharField(blank=True, db_index=True, max_length=200)),
-                ('headers', models.JSONField(blank=True, default=dict)),
-                ('body', models.TextField(blank=True)),
-                ('signature_valid', models.BooleanField(null=True)),
-                ('outcome', models.CharField(choices=[('received', 'received'), ('processed', 'processed'), ('duplicate', 'duplicate'), ('unknown_job', 'unknown job'), ('rejected', 'rejected'), ('error', 'error')], default='received', max_length=16)),
-                ('error', models.TextField(blank=True)),
-                ('received_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('processed_at', models.DateTimeField(blank=True, null=True)),
-                ('processing_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('job', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='webhook_deliveries', to='videogen.videojob')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "idempotency_key",
+                    models.CharField(blank=True, max_length=300, null=True, unique=True),
+                ),
+                ("event_type", models.CharField(blank=True, max_length=100)),
+                ("provider_job_id", models.CharField(blank=True, db_index=True, max_length=200)),
+                ("headers", models.JSONField(blank=True, default=dict)),
+                ("body", models.TextField(blank=True)),
+                ("signature_valid", models.BooleanField(null=True)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("received", "received"),
+                            ("processed", "processed"),
+                            ("duplicate", "duplicate"),
+                            ("unknown_job", "unknown job"),
+                            ("rejected", "rejected"),
+                            ("error", "error"),
+                        ],
+                        default="received",
+                        max_length=16,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("received_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("processed_at", models.DateTimeField(blank=True, null=True)),
+                ("processing_ms", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "job",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="webhook_deliveries",
+                        to="videogen.videojob",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'webhook deliveries',
-                'ordering': ['-received_at', '-id'],
+                "verbose_name_plural": "webhook deliveries",
+                "ordering": ["-received_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='UsageEntry',
+            name="UsageEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('model', models.CharField(max_length=200)),
-                ('cost', models.DecimalField(blank=True, decimal_places=8, help_text='USD; null until known', max_digits=18, null=True)),
-                ('is_byok', models.BooleanField(default=False)),
-                ('duration', models.PositiveIntegerField(blank=True, null=True)),
-                ('resolution', models.CharField(blank=True, max_length=8)),
-                ('completed_at', models.DateTimeField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('job', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='usage_entry', to='videogen.videojob')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='usage_entries', to='videogen.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("model", models.CharField(max_length=200)),
+                (
+                    "cost",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=8,
+                        help_text="USD; null until known",
+                        max_digits=18,
+                        null=True,
+                    ),
+                ),
+                ("is_byok", models.BooleanField(default=False)),
+                ("duration", models.PositiveIntegerField(blank=True, null=True)),
+                ("resolution", models.CharField(blank=True, max_length=8)),
+                ("completed_at", models.DateTimeField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "job",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="usage_entry",
+                        to="videogen.videojob",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="usage_entries",
+                        to="videogen.workspace",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'usage entries',
-                'ordering': ['-completed_at'],
+                "verbose_name_plural": "usage entries",
+                "ordering": ["-completed_at"],
             },
         ),
         migrations.CreateModel(
-            name='WorkspaceMembership',
+            name="WorkspaceMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('viewer', 'viewer'), ('member', 'member'), ('admin', 'admin')], default='member', max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='videogen_memberships', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='videogen.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("viewer", "viewer"), ("member", "member"), ("admin", "admin")],
+                        default="member",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="videogen_memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="videogen.workspace",
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='workspace',
-            name='members',
-            field=models.ManyToManyField(blank=True, related_name='videogen_workspaces', through='videogen.WorkspaceMembership', to=settings.AUTH_USER_MODEL),
+            model_name="workspace",
+            name="members",
+            field=models.ManyToManyField(
+                blank=True,
+                related_name="videogen_workspaces",
+                through="videogen.WorkspaceMembership",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.CreateModel(
-            name='JobEvent',
+            name="JobEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_status', models.CharField(blank=True, choices=[('queued', 'queued'), ('submitting', 'submitting'), ('pending', 'pending'), ('in_progress', 'in progress'), ('completed', 'completed'), ('failed', 'failed'), ('cancelled', 'cancelled'), ('expired', 'expired')], max_length=16)),
-                ('to_status', models.CharField(choices=[('queued', 'queued'), ('submitting', 'submitting'), ('pending', 'pending'), ('in_progress', 'in progress'), ('completed', 'completed'), ('failed', 'failed'), ('cancelled', 'cancelled'), ('expired', 'expired')], max_length=16)),
-                ('source', models.CharField(choices=[('api', 'API'), ('submit', 'submission'), ('poll', 'poll'), ('webhook', 'webhook'), ('admin', 'admin'), ('sweep', 'recovery sweep'), ('command', 'management command')], max_length=16)),
-                ('payload', models.JSONField(blank=True, default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder)),
-                ('message', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='videogen.videojob')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "from_status",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("queued", "queued"),
+                            ("submitting", "submitting"),
+                            ("pending", "pending"),
+                            ("in_progress", "in progress"),
+                            ("completed", "completed"),
+                            ("failed", "failed"),
+                            ("cancelled", "cancelled"),
+                            ("expired", "expired"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "to_status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "queued"),
+                            ("submitting", "submitting"),
+                            ("pending", "pending"),
+                            ("in_progress", "in progress"),
+                            ("completed", "completed"),
+                            ("failed", "failed"),
+                            ("cancelled", "cancelled"),
+                            ("expired", "expired"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("api", "API"),
+                            ("submit", "submission"),
+                            ("poll", "poll"),
+                            ("webhook", "webhook"),
+                            ("admin", "admin"),
+                            ("sweep", "recovery sweep"),
+                            ("command", "management command"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "payload",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        encoder=django.core.serializers.json.DjangoJSONEncoder,
+                    ),
+                ),
+                ("message", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "job",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="videogen.videojob",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
-                'indexes': [models.Index(fields=['job', 'created_at'], name='videogen_event_job_idx')],
+                "ordering": ["created_at", "id"],
+                "indexes": [
+                    models.Index(fields=["job", "created_at"], name="videogen_event_job_idx")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='videojob',
-            index=models.Index(fields=['status', 'next_poll_at'], name='videogen_job_due_idx'),
+            model_name="videojob",
+            index=models.Index(fields=["status", "next_poll_at"], name="videogen_job_due_idx"),
         ),
         migrations.AddIndex(
-            model_name='videojob',
-            index=models.Index(fields=['workspace', '-created_at'], name='videogen_job_ws_created_idx'),
+            model_name="videojob",
+            index=models.Index(
+                fields=["workspace", "-created_at"], name="videogen_job_ws_created_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='videojob',
-            index=models.Index(fields=['workspace', 'status'], name='videogen_job_ws_status_idx'),
+            model_name="videojob",
+            index=models.Index(fields=["workspace", "status"], name="videogen_job_ws_status_idx"),
         ),
         migrations.AddConstraint(
-            model_name='videojob',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['queued', 'submitting', 'pending', 'in_progress', 'completed', 'failed', 'cancelled', 'expired'])), name='videogen_job_status_valid'),
+            model_name="videojob",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "status__in",
+                        [
+                            "queued",
+                            "submitting",
+                            "pending",
+                            "in_progress",
+                            "completed",
+                            "failed",
+                            "cancelled",
+                            "expired",
+                        ],
+                    )
+                ),
+                name="videogen_job_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='videojob',
-            constraint=models.CheckConstraint(condition=models.Q(('duration__isnull', True), ('duration__gte', 1), _connector='OR'), name='videogen_job_duration_positive'),
+            model_name="videojob",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("duration__isnull", True), ("duration__gte", 1), _connector="OR"
+                ),
+                name="videogen_job_duration_positive",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='videojob',
-            constraint=models.CheckConstraint(condition=models.Q(('cost__isnull', True), ('cost__gte', 0), _connector='OR'), name='videogen_job_cost_not_negative'),
+            model_name="videojob",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("cost__isnull", True), ("cost__gte", 0), _connector="OR"),
+                name="videogen_job_cost_not_negative",
+            ),
         ),
         migrations.AddIndex(
-            model_name='usageentry',
-            index=models.Index(fields=['workspace', 'completed_at'], name='videogen_usage_ws_time_idx'),
+            model_name="usageentry",
+            index=models.Index(
+                fields=["workspace", "completed_at"], name="videogen_usage_ws_time_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='usageentry',
-            index=models.Index(fields=['workspace', 'model', 'completed_at'], name='videogen_usage_ws_model_idx'),
+            model_name="usageentry",
+            index=models.Index(
+                fields=["workspace", "model", "completed_at"], name="videogen_usage_ws_model_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='usageentry',
-            constraint=models.CheckConstraint(condition=models.Q(('cost__isnull', True), ('cost__gte', 0), _connector='OR'), name='videogen_usage_cost_not_negative'),
+            model_name="usageentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("cost__isnull", True), ("cost__gte", 0), _connector="OR"),
+                name="videogen_usage_cost_not_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='workspacemembership',
-            constraint=models.UniqueConstraint(fields=('workspace', 'user'), name='videogen_membership_unique_user'),
+            model_name="workspacemembership",
+            constraint=models.UniqueConstraint(
+                fields=("workspace", "user"), name="videogen_membership_unique_user"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='workspace',
-            constraint=models.CheckConstraint(condition=models.Q(('monthly_budget__isnull', True), ('monthly_budget__gte', 0), _connector='OR'), name='videogen_workspace_budget_not_negative'),
+            model_name="workspace",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("monthly_budget__isnull", True), ("monthly_budget__gte", 0), _connector="OR"
+                ),
+                name="videogen_workspace_budget_not_negative",
+            ),
         ),
     ]

@@ -1,0 +1,25 @@
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from videogen.models import VideoModel
+
+pytestmark = pytest.mark.django_db
+
+
+def test_sync_reports_what_changed(app_on_simulator):
+    out = StringIO()
+    call_command("videogen_sync_models", stdout=out)
+    assert "0 created" in out.getvalue()  # app_on_simulator synced already
+    assert VideoModel.objects.filter(is_active=True).count() >= 4
+
+
+def test_provider_error_is_a_command_error(settings, db):
+    settings.VIDEOGEN = {
+        "API_KEY": "k",
+        "BASE_URL": "http://127.0.0.1:9/api/v1",
+        "CONNECT_TIMEOUT": 0.5,
+    }
+    with pytest.raises(CommandError, match="Could not fetch"):
+        call_command("videogen_sync_models")

@@ -1,0 +1,93 @@
+"""The JSON the simulator speaks: job responses, webhook events, error bodies.
+
+Kept apart from the HTTP plumbing so the GET response and the webhook's ``data`` are built by
+the same code and can never drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from .state import COMPLETED, JobView
+
+API_PREFIX = "/api/v1"
+
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact JSON bytes (C encoder, no indentation: polls must stay cheap)."""
+    return _encoder.encode(obj).encode()
+
+
+def error_body(code: int, message: str) -> bytes:
+    """The spec's error shape, ``{"error": {"code": ..., "message": ...}}``."""
+    return dumps({"error": {"code": code, "message": message}})
+
+
+def polling_path(job_id: str) -> str:
+    # Relative, as the real API returns it.
+    return f"{API_PREFIX}/videos/{job_id}"
+
+
+def content_url(origin: str, job_id: str, index: int) -> str:
+    return f"{origin}{API_PREFIX}/videos/{job_id}/content?index={index}"
+
+
+def unsigned_urls(view: JobView, origin: str) -> list[str]:
+    return [content_url(origin, view.id, i) for i in range(view.outputs)]
+
+
+def usage_json(view: JobView) -> dict[str, Any]:
+    # Cost is a JSON number (the spec's type); Decimal -> float keeps the shortest repr.
+    return {"cost": float(view.cost) if view.cost is not None else None, "is_byok": False}
+
+
+def submit_json(view: JobView) -> dict[str, Any]:
+    """Body of the 202 answering ``POST /videos``."""
+    return {
+        "id": view.id,
+        "polling_url": polling_path(view.id),
+        "status": "pending",
+        "generation_id": view.generation_id,
+    }
+
+
+def job_json(view: JobView, origin: str) -> dict[str, Any]:
+    """A ``VideoGenerationResponse``: optional keys appear only when they carry a value."""
+    body: dict[str, Any] = {
+        "id": view.id,
+        "polling_url": polling_path(view.id),
+        "status": view.status,
+        "generation_id": view.generation_id,
+    }
+    if view.error is not None:
+        body["error"] = view.error
+    if view.status == COMPLETED:
+        body["unsigned_urls"] = unsigned_urls(view, origin)
+        body["usage"] = usage_json(view)
+    return body
+
+
+def iso_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def webhook_event(view: JobView, origin: str, created_at: str | None = None) -> dict[str, Any]:
+    """The body POSTed to a job's callback_url when it reaches a terminal status."""
+    completed = view.status == COMPLETED
+    return {
+        "type": f"video.generation.{view.status}",
+        "created_at": created_at or iso_now(),
+        "data": {
+            "id": view.id,
+            "status": view.status,
+            "generation_id": view.generation_id,
+            "model": view.model,
+            "unsigned_urls": unsigned_urls(view, origin) if completed else None,
+            "usage": usage_json(view) if completed else None,
+            "error": view.error,
+        },
+    }
