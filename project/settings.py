@@ -6,6 +6,7 @@ reads nothing but the ``VIDEOGEN`` dict built below (see README, "Configuration"
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -160,6 +161,10 @@ VIDEOGEN = {
     "APP_URL": os.environ.get("VIDEOGEN_APP_URL") or None,
     "APP_TITLE": os.environ.get("VIDEOGEN_APP_TITLE") or None,
 }
+
+# Any other VIDEOGEN key, as JSON (benchmarks, the scale-out test, one-off tuning):
+# VIDEOGEN_OVERRIDES='{"POLL_CONCURRENCY": 64}'.
+VIDEOGEN.update(json.loads(os.environ.get("VIDEOGEN_OVERRIDES") or "{}"))
 
 LOGGING = {
     "version": 1,

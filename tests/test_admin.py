@@ -82,3 +82,44 @@ def test_jobs_cannot_be_added_or_edited_by_hand(admin_client):
     )
     job.refresh_from_db()
     assert job.prompt != "changed"
+
+
+def test_webhook_replay_applies_a_stored_event_once_its_job_exists(admin_client, settings):
+    from django.test import Client
+
+    from tests.webhook_signing import SECRET, event, sign
+    from videogen.models import WebhookDelivery
+
+    settings.VIDEOGEN = {"API_KEY": "k", "WEBHOOK_SECRETS": [SECRET]}
+    body = event("job-late")
+    Client().post(
+        "/videogen/webhooks/openrouter/",
+        body,
+        content_type="application/json",
+        HTTP_X_OPENROUTER_SIGNATURE=sign(body),
+    )
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.outcome == "unknown_job"
+    job = make_job(status="pending", provider_job_id="job-late")
+    response = admin_client.post(
+        reverse("admin:videogen_webhookdelivery_changelist"),
+        {"action": "replay_deliveries", "_selected_action": [delivery.pk]},
+        follow=True,
+    )
+    assert "pending → completed" in response.content.decode()
+    job.refresh_from_db()
+    assert job.status == "completed"
+    delivery.refresh_from_db()
+    assert delivery.outcome == "processed" and delivery.job == job
+
+
+def test_rejected_deliveries_are_never_replayed(admin_client):
+    from videogen.models import WebhookDelivery
+
+    delivery = WebhookDelivery.objects.create(body="{}", signature_valid=False, outcome="rejected")
+    response = admin_client.post(
+        reverse("admin:videogen_webhookdelivery_changelist"),
+        {"action": "replay_deliveries", "_selected_action": [delivery.pk]},
+        follow=True,
+    )
+    assert "never replayed" in response.content.decode()

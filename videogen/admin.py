@@ -17,6 +17,7 @@ from videogen.models import (
 )
 from videogen.services.reconcile import job_poll_now
 from videogen.services.submission import job_cancel, job_resubmit
+from videogen.services.webhooks import webhook_replay
 
 
 class WorkspaceMembershipInline(admin.TabularInline):
@@ -250,9 +251,17 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     search_fields = ["idempotency_key", "provider_job_id"]
     raw_id_fields = ["job"]
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+    actions = ["replay_deliveries"]
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    @admin.action(description=_("Replay (apply the stored event again)"), permissions=["change"])
+    def replay_deliveries(self, request, queryset):
+        for delivery_id in queryset.values_list("pk", flat=True):
+            answer = webhook_replay(delivery_id=delivery_id)
+            level = messages.SUCCESS if answer.status_code < 300 else messages.WARNING
+            self.message_user(request, f"Delivery {delivery_id}: {answer.message}", level)
 
 
 @admin.register(VideoModel)

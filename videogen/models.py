@@ -349,6 +349,7 @@ class WebhookOutcome(models.TextChoices):
     PROCESSED = "processed", _("processed")
     DUPLICATE = "duplicate", _("duplicate")
     UNKNOWN_JOB = "unknown_job", _("unknown job")
+    IGNORED = "ignored", _("ignored (event type not handled)")
     REJECTED = "rejected", _("rejected")
     ERROR = "error", _("error")
 

@@ -1,5 +1,11 @@
 """URLs of the videogen app; include them under any prefix in the host site."""
 
+from django.urls import path
+
+from videogen.views import OpenRouterWebhookView
+
 app_name = "videogen"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("webhooks/openrouter/", OpenRouterWebhookView.as_view(), name="openrouter-webhook"),
+]
