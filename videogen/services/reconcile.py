@@ -75,18 +75,23 @@ class _PollResult:
 def jobs_requeue_due(*, now: datetime) -> int:
     """Re-enqueue queued jobs whose retry delay is over or whose task was lost."""
     due = list(
-        VideoJob.objects.filter(status=JobStatus.QUEUED, next_poll_at__lte=now).values_list(
-            "pk", flat=True
-        )[: videogen_settings.RECONCILE_BATCH_SIZE]
+        VideoJob.objects.filter(status=JobStatus.QUEUED, next_poll_at__lte=now)
+        .order_by("next_poll_at")
+        .values_list("pk", flat=True)[: videogen_settings.RECONCILE_BATCH_SIZE]
     )
-    if not due:
-        return 0
-    # Push the deadline first so a concurrent sweep does not enqueue the same jobs again.
     later = now + timedelta(seconds=videogen_settings.QUEUED_STALE_SECONDS)
-    VideoJob.objects.filter(pk__in=due, status=JobStatus.QUEUED).update(next_poll_at=later)
-    for job_id in due:
+    # Conditional per row: of two racing sweeps only one moves a job's deadline (and so
+    # enqueues it), and a retry delay the submitter has just set is never overwritten.
+    won = [
+        pk
+        for pk in due
+        if VideoJob.objects.filter(pk=pk, status=JobStatus.QUEUED, next_poll_at__lte=now).update(
+            next_poll_at=later
+        )
+    ]
+    for job_id in won:
         queue.enqueue_submit(job_id)
-    return len(due)
+    return len(won)
 
 
 def jobs_flag_stale_submitting(*, now: datetime) -> int:
