@@ -123,3 +123,47 @@ def test_rejected_deliveries_are_never_replayed(admin_client):
         follow=True,
     )
     assert "never replayed" in response.content.decode()
+
+
+def test_usage_report_page_shows_spend_and_downloads_csv(admin_client):
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from videogen.models import UsageEntry
+
+    job = make_job(status="completed", duration=5)
+    UsageEntry.objects.create(
+        job=job,
+        workspace=job.workspace,
+        model=job.model,
+        cost=Decimal("1.5"),
+        duration=5,
+        completed_at=timezone.now(),
+    )
+    url = reverse("admin:videogen_usageentry_report")
+    assert (
+        "Usage report"
+        in admin_client.get(reverse("admin:videogen_usageentry_changelist")).content.decode()
+    )
+    page = admin_client.get(url, {"group_by": ["model"]}).content.decode()
+    assert "google/veo-3.1" in page and "1.50000000" in page
+    csv_response = admin_client.get(url, {"group_by": ["day"], "format": "csv"})
+    assert csv_response["Content-Type"] == "text/csv"
+    assert csv_response.content.decode().startswith("day,jobs")
+
+
+def test_usage_report_page_shows_form_errors_not_500(admin_client):
+    url = reverse("admin:videogen_usageentry_report")
+    response = admin_client.get(
+        url, {"start": "2026-12-01", "end": "2026-11-01", "time_zone": "Mars/X"}
+    )
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "ends before it starts" in text and "Unknown time zone" in text
+
+
+def test_usage_report_needs_view_permission(client, django_user_model):
+    staff = django_user_model.objects.create_user("staff", password="x", is_staff=True)
+    client.force_login(staff)
+    assert client.get(reverse("admin:videogen_usageentry_report")).status_code == 403

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from videogen.forms import UsageReportForm
 from videogen.models import (
     JobEvent,
     UsageEntry,
@@ -16,6 +21,7 @@ from videogen.models import (
     WorkspaceMembership,
 )
 from videogen.services.reconcile import job_poll_now
+from videogen.services.reports import report_as_csv, report_as_json, usage_report
 from videogen.services.submission import job_cancel, job_resubmit
 from videogen.services.webhooks import webhook_replay
 
@@ -216,6 +222,7 @@ class JobEventAdmin(admin.ModelAdmin):
 
 @admin.register(UsageEntry)
 class UsageEntryAdmin(admin.ModelAdmin):
+    change_list_template = "admin/videogen/usageentry/change_list.html"
     list_display = [
         "completed_at",
         "workspace",
@@ -235,6 +242,43 @@ class UsageEntryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_urls(self):
+        report = self.admin_site.admin_view(self.report_view)
+        return [path("report/", report, name="videogen_usageentry_report"), *super().get_urls()]
+
+    def report_view(self, request):
+        """Spend by workspace, model, day or month (the same service as the API and command)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = UsageReportForm(request.GET or None)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form}
+        if form.is_bound and form.is_valid():
+            data = form.cleaned_data
+            report = usage_report(
+                workspace_ids=[w.pk for w in data["workspaces"]] or None,
+                start=data["start"],
+                end=data["end"],
+                group_by=data["group_by"],
+                tz=data["time_zone"],
+            )
+            if request.GET.get("format") == "csv":
+                response = HttpResponse(report_as_csv(report), content_type="text/csv")
+                response["Content-Disposition"] = (
+                    f'attachment; filename="usage-{report.start}-{report.end}.csv"'
+                )
+                return response
+            data = report_as_json(report)
+            dims = data["group_by"]
+            columns = [*dims, "jobs", "cost", "seconds", "average_cost", "cost_per_second"]
+            context.update(
+                report=data,
+                columns=columns,
+                rows=[[row.get(c) for c in columns] for row in data["rows"]],
+                total=["Total", *[None] * (len(dims) - 1)]
+                + [data["total"].get(c) for c in columns[len(dims) :]],
+            )
+        return TemplateResponse(request, "admin/videogen/usageentry/report.html", context)
 
 
 @admin.register(WebhookDelivery)

@@ -20,10 +20,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from videogen.conf import videogen_settings
-from videogen.models import EventSource, JobEvent, JobStatus, VideoJob, Workspace
+from videogen.models import EventSource, JobEvent, JobStatus, VideoJob, VideoModel, Workspace
 from videogen.provider.client import get_client
 from videogen.provider.errors import ProviderError, ProviderTransientError
 from videogen.services import queue
+from videogen.services.budgets import budget_check_locked
+from videogen.services.estimates import estimate_cost
 from videogen.services.lifecycle import Transition, job_apply_snapshot, job_transition
 from videogen.services.validation import validate_job_request
 
@@ -51,14 +53,21 @@ def job_create(
     """Validate ``data``, store the job ``queued`` and enqueue its submission on commit.
 
     Raises ``django.core.exceptions.ValidationError`` (a dict of field errors) when the
-    request does not fit the seed schema or the model's capabilities.
+    request does not fit the seed schema or the model's capabilities, and
+    ``BudgetExceededError`` when the workspace's budget blocks it.
     """
     cleaned = validate_job_request(data)
     if not cleaned.get("callback_url") and videogen_settings.CALLBACK_URL:
         cleaned["callback_url"] = videogen_settings.CALLBACK_URL
+    estimate = estimate_cost(
+        model=VideoModel.objects.filter(model_id=cleaned["model"]).first(), request=cleaned
+    )
     now = timezone.now()
     with transaction.atomic():
+        # The workspace stays locked until the job is stored: concurrent submitters queue here.
+        budget_check_locked(workspace_id=workspace.pk, estimate=estimate.cost)
         job = VideoJob.objects.create(
+            estimated_cost=estimate.cost,
             workspace=workspace,
             created_by=created_by,
             status=JobStatus.QUEUED,

@@ -1,0 +1,107 @@
+import json
+import zoneinfo
+from datetime import date
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from videogen.models import Workspace
+from videogen.services.reports import (
+    DIMENSIONS,
+    ReportError,
+    month_range,
+    report_as_csv,
+    report_as_json,
+    usage_report,
+)
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as err:
+        raise CommandError(f"{value!r} is not a date (YYYY-MM-DD).") from err
+
+
+class Command(BaseCommand):
+    help = "Spend per workspace by model, day or month, from the ledger (table, CSV or JSON)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--workspace", action="append", help="Workspace slug (repeatable; default all)."
+        )
+        parser.add_argument("--month", help="YYYY-MM (default: this month).")
+        parser.add_argument(
+            "--start", help="First day, YYYY-MM-DD (with --end instead of --month)."
+        )
+        parser.add_argument("--end", help="Last day, YYYY-MM-DD (inclusive).")
+        parser.add_argument(
+            "--by", default="model", help=f"Comma-separated: {', '.join(DIMENSIONS)}."
+        )
+        parser.add_argument("--tz", help="Time zone for days and months (default: the site's).")
+        parser.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+    def handle(self, *args, **opts):
+        start, end = self._range(opts)
+        tz = self._tz(opts["tz"])
+        ids = None
+        if opts["workspace"]:
+            found = dict(
+                Workspace.objects.filter(slug__in=opts["workspace"]).values_list("slug", "pk")
+            )
+            unknown = sorted(set(opts["workspace"]) - set(found))
+            if unknown:
+                raise CommandError(f"Unknown workspace(s): {', '.join(unknown)}.")
+            ids = list(found.values())
+        try:
+            report = usage_report(
+                workspace_ids=ids,
+                start=start,
+                end=end,
+                group_by=[d.strip() for d in opts["by"].split(",") if d.strip()],
+                tz=tz,
+            )
+        except ReportError as err:
+            raise CommandError(str(err)) from err
+        if opts["format"] == "csv":
+            self.stdout.write(report_as_csv(report), ending="")
+        elif opts["format"] == "json":
+            self.stdout.write(json.dumps(report_as_json(report), indent=2))
+        else:
+            self._table(report_as_json(report))
+
+    def _range(self, opts):
+        if opts["start"] or opts["end"]:
+            if opts["month"] or not (opts["start"] and opts["end"]):
+                raise CommandError("Give --month, or both --start and --end.")
+            return _date(opts["start"]), _date(opts["end"])
+        month = opts["month"] or timezone.localdate().strftime("%Y-%m")
+        try:
+            year, number = (int(part) for part in month.split("-"))
+            return month_range(year, number)
+        except ValueError as err:
+            raise CommandError(f"--month must look like 2026-11 (got {month!r}).") from err
+
+    def _tz(self, name):
+        if not name:
+            return None
+        try:
+            return zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
+            raise CommandError(f"Unknown time zone {name!r}.") from err
+
+    def _table(self, data):
+        columns = [*data["group_by"], "jobs", "cost", "seconds", "cost_per_second"]
+        rows = [
+            [str(row.get(c) if row.get(c) is not None else "-") for c in columns]
+            for row in data["rows"]
+        ]
+        total = ["TOTAL", *[""] * (len(data["group_by"]) - 1)]
+        rows.append(
+            [*total, *(str(data["total"].get(c) or "-") for c in columns[len(data["group_by"]) :])]
+        )
+        widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+        self.stdout.write(f"Usage {data['start']} to {data['end']} ({data['time_zone']}, USD)")
+        self.stdout.write("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+        for row in rows:
+            self.stdout.write("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
