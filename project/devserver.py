@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 SITE_HOST = os.environ.get("SITE_HOST", "127.0.0.1")
 SITE_PORT = int(os.environ.get("SITE_PORT", "8000"))
@@ -22,6 +23,15 @@ SIMULATOR_PORT = int(os.environ.get("SIMULATOR_PORT", "8001"))
 
 def manage(*args: str) -> list[str]:
     return [sys.executable, "manage.py", *args]
+
+
+def dev_secret_key() -> str:
+    path = Path(__file__).resolve().parent.parent / ".run" / "dev-secret-key"
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def wait_for(url: str, seconds: float = 20.0) -> bool:
@@ -39,6 +49,9 @@ def wait_for(url: str, seconds: float = 20.0) -> bool:
 
 def main() -> int:
     env = os.environ.copy()
+    # Web and qcluster must share SECRET_KEY: django-q2 signs every task with it. Kept in a
+    # git-ignored file so logins survive restarts.
+    env.setdefault("DJANGO_SECRET_KEY", dev_secret_key())
     use_simulator = not env.get("OPENROUTER_API_KEY")
     site_url = f"http://{SITE_HOST}:{SITE_PORT}"
     if use_simulator:
