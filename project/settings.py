@@ -28,8 +28,16 @@ def env_list(name: str) -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
-# A dev key is generated per process when none is given; set DJANGO_SECRET_KEY in production.
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50)
+# A dev key is generated per process when none is given (make run shares one with the
+# qcluster). In production it is required, and must be the same in web and qcluster
+# processes: django-q2 signs tasks with it.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or ""
+if not SECRET_KEY:
+    if not DEBUG:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("Set DJANGO_SECRET_KEY when DJANGO_DEBUG is false.")
+    SECRET_KEY = secrets.token_urlsafe(50)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS") or [
     "localhost",
     "127.0.0.1",

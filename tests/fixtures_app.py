@@ -33,5 +33,20 @@ def enqueued(monkeypatch):
 
 
 @pytest.fixture
+def enqueued_fetches(monkeypatch):
+    """Output fetches enqueued, recorded instead of sent to the broker."""
+    jobs: list[int] = []
+    monkeypatch.setattr(queue, "enqueue_fetch_outputs", jobs.append)
+    return jobs
+
+
+@pytest.fixture
+def media_storage(settings, tmp_path):
+    """Outputs stored under a fresh temporary MEDIA_ROOT."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
 def workspace(db):
     return make_workspace()

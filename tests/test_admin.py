@@ -167,3 +167,22 @@ def test_usage_report_needs_view_permission(client, django_user_model):
     staff = django_user_model.objects.create_user("staff", password="x", is_staff=True)
     client.force_login(staff)
     assert client.get(reverse("admin:videogen_usageentry_report")).status_code == 403
+
+
+def test_stored_output_is_listed_and_downloadable_by_staff(
+    admin_client, app_on_simulator, enqueued, enqueued_fetches, media_storage
+):
+    from tests.services.test_outputs import SAMPLE, completed_job
+    from videogen.services.outputs import outputs_fetch
+
+    job = completed_job(make_job().workspace)
+    outputs_fetch(job_id=job.pk)
+    page = admin_client.get(
+        reverse("admin:videogen_videojob_change", args=[job.pk])
+    ).content.decode()
+    output = job.outputs.get()
+    url = reverse("admin:videogen_videooutput_download", args=[output.pk])
+    assert url in page
+    response = admin_client.get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "video/mp4"
+    assert b"".join(response.streaming_content) == SAMPLE.read_bytes()

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from videogen.forms import UsageReportForm
 from videogen.models import (
     JobEvent,
+    OutputStatus,
     UsageEntry,
     VideoJob,
     VideoModel,
+    VideoOutput,
     WebhookDelivery,
     Workspace,
     WorkspaceMembership,
@@ -52,6 +56,33 @@ class JobEventInline(admin.TabularInline):
         return False
 
 
+class VideoOutputInline(admin.TabularInline):
+    model = VideoOutput
+    extra = 0
+    can_delete = False
+    fields = [
+        "index",
+        "status",
+        "download",
+        "size_bytes",
+        "content_type",
+        "sha256",
+        "attempts",
+        "last_error",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("file"))
+    def download(self, output: VideoOutput):
+        if output.status != OutputStatus.STORED or not output.file:
+            return "–"
+        url = reverse("admin:videogen_videooutput_download", args=[output.pk])
+        return format_html('<a href="{}">{}</a>', url, _("download"))
+
+
 @admin.register(VideoJob)
 class VideoJobAdmin(admin.ModelAdmin):
     list_display = [
@@ -69,8 +100,30 @@ class VideoJobAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["workspace"]
     raw_id_fields = ["created_by"]
-    inlines = [JobEventInline]
+    inlines = [VideoOutputInline, JobEventInline]
     actions = ["resubmit_jobs", "poll_jobs_now", "cancel_queued_jobs"]
+
+    def get_urls(self):
+        download = self.admin_site.admin_view(self.download_output)
+        return [
+            path("outputs/<int:pk>/download/", download, name="videogen_videooutput_download"),
+            *super().get_urls(),
+        ]
+
+    def download_output(self, request, pk: int):
+        """Serve a stored output (streamed from storage) to staff who may view jobs."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        output = get_object_or_404(VideoOutput, pk=pk, status=OutputStatus.STORED)
+        if not output.file:
+            raise Http404
+        return FileResponse(
+            output.file.open("rb"),
+            content_type=output.content_type or "application/octet-stream",
+            as_attachment=True,
+            filename=output.file.name.rsplit("/", 1)[-1],
+        )
+
     readonly_fields = [
         "public_id",
         "status",

@@ -9,7 +9,7 @@ class VideogenConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from videogen import checks, signals  # noqa: F401  (register checks and signals)
+        from videogen import checks, receivers, signals  # noqa: F401  (registers them)
 
         post_migrate.connect(_ensure_schedules, sender=self)
 

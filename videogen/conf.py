@@ -77,6 +77,8 @@ DEFAULTS: dict[str, Any] = {
     "OUTPUT_PATH_PREFIX": "videogen/outputs",
     # Days to keep stored outputs (None keeps them forever).
     "OUTPUT_RETENTION_DAYS": None,
+    # Download attempts per output before giving up (then videogen_fetch_outputs retries).
+    "OUTPUT_MAX_ATTEMPTS": 6,
     # --- django-q2 ------------------------------------------------------------------------
     # Run tasks inline instead of through the broker (tests, one-off scripts).
     "TASKS_SYNC": False,

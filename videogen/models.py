@@ -344,6 +344,68 @@ class UsageEntry(models.Model):
         return f"{self.workspace} {self.model} {self.cost}"
 
 
+def _output_storage():
+    # Resolved lazily so the storage alias is read from settings at run time, not import.
+    from django.core.files.storage import storages
+
+    from videogen.conf import videogen_settings
+
+    return storages[videogen_settings.OUTPUT_STORAGE]
+
+
+def _output_path(instance: VideoOutput, filename: str) -> str:
+    from videogen.conf import videogen_settings
+
+    job = instance.job
+    return (
+        f"{videogen_settings.OUTPUT_PATH_PREFIX}/{job.workspace.slug}/"
+        f"{job.created_at:%Y/%m}/{job.public_id}/{filename}"
+    )
+
+
+class OutputStatus(models.TextChoices):
+    PENDING = "pending", _("waiting to be fetched")
+    STORED = "stored", _("stored")
+    FAILED = "failed", _("failed (will retry)")
+    GAVE_UP = "gave_up", _("gave up")
+    DELETED = "deleted", _("deleted by retention")
+
+
+class VideoOutput(models.Model):
+    """One generated video of a job, kept in the site's storage (``unsigned_urls[index]``)."""
+
+    job = models.ForeignKey(VideoJob, on_delete=models.CASCADE, related_name="outputs")
+    index = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(
+        max_length=10, choices=OutputStatus.choices, default=OutputStatus.PENDING
+    )
+    file = models.FileField(
+        storage=_output_storage, upload_to=_output_path, max_length=500, blank=True
+    )
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    stored_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "index"], name="videogen_output_unique_index"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="videogen_output_due_idx"),
+            models.Index(fields=["status", "stored_at"], name="videogen_output_stored_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"output {self.index} of {self.job.public_id} ({self.status})"
+
+
 class WebhookOutcome(models.TextChoices):
     RECEIVED = "received", _("received")
     PROCESSED = "processed", _("processed")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from videogen.conf import videogen_settings
 from videogen.services.catalog import catalog_sync
+from videogen.services.outputs import outputs_fetch
 from videogen.services.reconcile import reconcile_window
 from videogen.services.submission import job_submit
 
@@ -22,3 +23,7 @@ def reconcile() -> str:
 
 def sync_models() -> str:
     return str(catalog_sync())
+
+
+def fetch_outputs(job_id: int) -> str:
+    return str(outputs_fetch(job_id=job_id))

@@ -32,6 +32,7 @@ from videogen.provider.errors import ProviderError, ProviderNotFound
 from videogen.provider.types import VideoJobSnapshot
 from videogen.services import queue
 from videogen.services.lifecycle import job_apply_snapshot, job_transition, status_from_provider
+from videogen.services.outputs import outputs_requeue_due
 from videogen.services.submission import backoff_seconds
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class SweepReport:
     requeued: int = 0
     flagged_submitting: int = 0
     deadline_failed: int = 0
+    outputs_requeued: int = 0
     claimed: int = 0
     polled: int = 0
     transitions: int = 0
@@ -191,6 +193,7 @@ def reconcile_sweep(
     report.requeued = jobs_requeue_due(now=now)
     report.flagged_submitting = jobs_flag_stale_submitting(now=now)
     report.deadline_failed = jobs_fail_past_deadline(now=now)
+    report.outputs_requeued = outputs_requeue_due(now=now)
 
     jobs = jobs_claim_due(now=now, limit=limit or videogen_settings.RECONCILE_BATCH_SIZE)
     report.claimed = len(jobs)
@@ -276,6 +279,18 @@ def _apply_poll_error(job: VideoJob, err: ProviderError, report: SweepReport) ->
     return True
 
 
+_RESCHEDULE_FIELDS = (
+    "next_poll_at",
+    "poll_attempts",
+    "not_found_count",
+    "last_error",
+    "lease_until",
+    "lease_token",
+)
+# Rows per UPDATE statement of the reschedule.
+_RESCHEDULE_CHUNK = 1000
+
+
 def _reschedule(jobs: list[VideoJob], retry_after: dict[int, float | None]) -> None:
     """One bulk write: next poll time with backoff and jitter, counters, lease released."""
     if not jobs:
@@ -288,18 +303,58 @@ def _reschedule(jobs: list[VideoJob], retry_after: dict[int, float | None]) -> N
         job.lease_until = None
         job.lease_token = None
     # Only rows still leased by this sweep and still in flight: a webhook may have won.
+    if connection.vendor == "postgresql":
+        _reschedule_postgresql(jobs, token)
+        return
     VideoJob.objects.filter(lease_token=token, status__in=JobStatus.in_flight()).bulk_update(
-        jobs,
-        [
-            "next_poll_at",
-            "poll_attempts",
-            "not_found_count",
-            "last_error",
-            "lease_until",
-            "lease_token",
-        ],
-        batch_size=500,
+        jobs, _RESCHEDULE_FIELDS, batch_size=500
     )
+
+
+def _reschedule_postgresql(jobs: list[VideoJob], token: uuid.UUID) -> None:
+    """The ``bulk_update`` above as ``UPDATE … FROM unnest(arrays)``: same rows, same values.
+
+    ``bulk_update`` builds a ``CASE WHEN pk = … THEN …`` expression per row and field, about
+    0.8 ms of Python per job here (8 s for a 10,000-job sweep, all of it holding the GIL
+    after the polls); one row of five arrays per chunk costs next to nothing.
+    """
+    opts = VideoJob._meta
+    qn = connection.ops.quote_name
+
+    def col(name: str) -> str:
+        return qn(opts.get_field(name).column)
+
+    table = qn(opts.db_table)
+    # Identifiers come from the model's _meta, quoted; every value is a bound parameter.
+    sql = (
+        f"UPDATE {table} SET "  # noqa: S608
+        f"{col('next_poll_at')} = v.next_poll_at, "
+        f"{col('poll_attempts')} = v.poll_attempts, "
+        f"{col('not_found_count')} = v.not_found_count, "
+        f"{col('last_error')} = v.last_error, "
+        f"{col('lease_until')} = NULL, {col('lease_token')} = NULL "
+        "FROM unnest(%s::bigint[], %s::timestamptz[], %s::integer[], %s::integer[], %s::text[]) "
+        "AS v(id, next_poll_at, poll_attempts, not_found_count, last_error) "
+        f"WHERE {table}.{qn(opts.pk.column)} = v.id "
+        f"AND {table}.{col('lease_token')} IS NOT DISTINCT FROM %s "
+        f"AND {table}.{col('status')} = ANY(%s)"
+    )
+    in_flight = sorted(JobStatus.in_flight())
+    with transaction.atomic(), connection.cursor() as cursor:
+        for start in range(0, len(jobs), _RESCHEDULE_CHUNK):
+            chunk = jobs[start : start + _RESCHEDULE_CHUNK]
+            cursor.execute(
+                sql,
+                [
+                    [job.pk for job in chunk],
+                    [job.next_poll_at for job in chunk],
+                    [job.poll_attempts for job in chunk],
+                    [job.not_found_count for job in chunk],
+                    [job.last_error for job in chunk],
+                    token,
+                    in_flight,
+                ],
+            )
 
 
 def reconcile_window(*, seconds: float, idle_seconds: float) -> list[SweepReport]:

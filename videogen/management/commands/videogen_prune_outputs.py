@@ -1,0 +1,26 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from videogen.conf import videogen_settings
+from videogen.services.outputs import outputs_prune
+
+
+class Command(BaseCommand):
+    help = "Delete stored outputs older than the retention (VIDEOGEN['OUTPUT_RETENTION_DAYS'])."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--days", type=int, help="Override the retention, in days.")
+        parser.add_argument("--dry-run", action="store_true", help="Only count what would go.")
+
+    def handle(self, *args, days=None, dry_run=False, **options):
+        days = days if days is not None else videogen_settings.OUTPUT_RETENTION_DAYS
+        if days is None:
+            raise CommandError(
+                "No retention set: give --days or set VIDEOGEN['OUTPUT_RETENTION_DAYS']."
+            )
+        if days < 0:
+            raise CommandError("--days must not be negative.")
+        count = outputs_prune(older_than_days=days, dry_run=dry_run)
+        verb = "would be deleted" if dry_run else "deleted"
+        self.stdout.write(
+            self.style.SUCCESS(f"{count} stored output(s) older than {days} days {verb}.")
+        )
