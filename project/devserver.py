@@ -1,8 +1,8 @@
 """`make run`: migrate, set up the demo, start simulator + site + qcluster; Ctrl-C stops all.
 
 With no OPENROUTER_API_KEY the app points at the simulator this script starts. Secrets the
-site and the simulator must share (webhook secret, simulator key) are generated per run
-unless given in the environment.
+processes must share (Django's SECRET_KEY, the webhook secret) are made once and kept in the
+git-ignored .run/ folder unless given in the environment.
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ def manage(*args: str) -> list[str]:
     return [sys.executable, "manage.py", *args]
 
 
-def dev_secret_key() -> str:
-    path = Path(__file__).resolve().parent.parent / ".run" / "dev-secret-key"
+def dev_secret(name: str, prefix: str = "") -> str:
+    """A random value made once and kept in the git-ignored .run/ folder."""
+    path = Path(__file__).resolve().parent.parent / ".run" / name
     if not path.exists():
         path.parent.mkdir(exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
+        path.write_text(prefix + secrets.token_urlsafe(32))
         path.chmod(0o600)
     return path.read_text().strip()
 
@@ -51,13 +52,12 @@ def main() -> int:
     env = os.environ.copy()
     # Web and qcluster must share SECRET_KEY: django-q2 signs every task with it. Kept in a
     # git-ignored file so logins survive restarts.
-    env.setdefault("DJANGO_SECRET_KEY", dev_secret_key())
+    env.setdefault("DJANGO_SECRET_KEY", dev_secret("django-secret-key"))
     use_simulator = not env.get("OPENROUTER_API_KEY")
     site_url = f"http://{SITE_HOST}:{SITE_PORT}"
     if use_simulator:
-        env.setdefault("VIDEOGEN_SIMULATOR_API_KEY", "sk-or-sim-" + secrets.token_hex(8))
         env.setdefault("VIDEOGEN_SIMULATOR_URL", f"http://127.0.0.1:{SIMULATOR_PORT}/api/v1")
-        env.setdefault("VIDEOGEN_WEBHOOK_SECRETS", "whsec-sim-" + secrets.token_hex(16))
+        env.setdefault("VIDEOGEN_WEBHOOK_SECRETS", dev_secret("webhook-secret", "whsec-"))
         env.setdefault("VIDEOGEN_CALLBACK_URL", f"{site_url}/videogen/webhooks/openrouter/")
 
     subprocess.run(manage("migrate", "--noinput"), env=env, check=True)  # noqa: S603

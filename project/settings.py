@@ -28,16 +28,17 @@ def env_list(name: str) -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
-# A dev key is generated per process when none is given (make run shares one with the
-# qcluster). In production it is required, and must be the same in web and qcluster
-# processes: django-q2 signs tasks with it.
+# Required in production, and the same in web and qcluster processes: django-q2 signs tasks
+# with it. In development, the key `make run` keeps in .run/ (so shell commands and the
+# qcluster agree), else a random one per process.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or ""
 if not SECRET_KEY:
     if not DEBUG:
         from django.core.exceptions import ImproperlyConfigured
 
         raise ImproperlyConfigured("Set DJANGO_SECRET_KEY when DJANGO_DEBUG is false.")
-    SECRET_KEY = secrets.token_urlsafe(50)
+    _dev_key = BASE_DIR / ".run" / "django-secret-key"
+    SECRET_KEY = _dev_key.read_text().strip() if _dev_key.exists() else secrets.token_urlsafe(50)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS") or [
     "localhost",
     "127.0.0.1",
