@@ -57,6 +57,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "videogen",
 ]
@@ -128,11 +131,23 @@ STORAGES = {
 LOGIN_URL = "admin:login"
 
 REST_FRAMEWORK = {
+    # Token first: an anonymous request then gets 401 with WWW-Authenticate (not 403).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Per user, for the whole videogen API (videogen.api.throttling).
+    "DEFAULT_THROTTLE_RATES": {
+        "videogen": os.environ.get("VIDEOGEN_API_THROTTLE_RATE", "600/minute"),
+    },
+}
+# videogen's schema view carries its own settings; these serve the docs page offline.
+SPECTACULAR_SETTINGS = {
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- django-q2: the ORM broker by default, Redis when REDIS_URL is set --------------------

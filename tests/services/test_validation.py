@@ -770,3 +770,15 @@ def test_any_json_object_validates_or_raises_validation_error(data):
             assert all(message for message in ValidationError(errors).messages)
     else:
         assert list(cleaned) == list(validation.REQUEST_FIELDS)
+
+
+def test_nul_characters_are_refused_with_a_field_error():
+    with pytest.raises(ValidationError) as excinfo:
+        validate_job_request({"model": "acme/sized", "prompt": "a\x00b"})
+    assert excinfo.value.error_dict["prompt"][0].code == "invalid_characters"
+
+
+def test_duration_has_an_upper_bound_even_when_the_model_lists_none():
+    with pytest.raises(ValidationError) as excinfo:
+        validate_job_request({"model": "acme/open", "prompt": "x", "duration": 10**12})
+    assert excinfo.value.error_dict["duration"][0].code == "max_value"

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from videogen.conf import videogen_settings
 from videogen.models import JobStatus, OutputStatus, VideoJob, VideoOutput
-from videogen.provider.client import get_client
+from videogen.provider.client import VideoContent, get_client
 from videogen.provider.errors import ProviderError, ProviderNotFound
 from videogen.services import queue
 from videogen.services.submission import backoff_seconds
@@ -206,3 +206,13 @@ def outputs_prune(*, older_than_days: int, dry_run: bool = False) -> int:
         VideoOutput.objects.filter(pk=output.pk).update(status=OutputStatus.DELETED, file="")
         deleted += 1
     return deleted
+
+
+def job_content_open(*, job: VideoJob, index: int) -> VideoContent:
+    """Open the provider's stream of output ``index`` (a read; nothing is stored).
+
+    Use the result as a context manager (or ``close()`` it): it holds a pooled connection.
+    Raises the ``ProviderError`` tree (``ProviderNotFound`` when the provider has no such
+    output, a ``ProviderTransientError`` when it fails).
+    """
+    return get_client().iter_content(job.provider_job_id, index=index)

@@ -154,6 +154,11 @@ def usage_report(
     return UsageReport(start=start, end=end, group_by=group_by, time_zone=str(tz), rows=result)
 
 
+def _money(value: Decimal | None) -> str | None:
+    # Fixed-point always: str(Decimal("0E-8")) would print the exponent.
+    return None if value is None else f"{value:f}"
+
+
 def _row_dict(report: UsageReport, row: UsageRow) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for name in report.group_by:
@@ -164,10 +169,10 @@ def _row_dict(report: UsageReport, row: UsageRow) -> dict[str, Any]:
     data.update(
         jobs=row.jobs,
         priced_jobs=row.priced_jobs,
-        cost=str(row.cost),
+        cost=_money(row.cost),
         seconds=row.seconds,
-        average_cost=str(row.average_cost) if row.average_cost is not None else None,
-        cost_per_second=str(row.cost_per_second) if row.cost_per_second is not None else None,
+        average_cost=_money(row.average_cost),
+        cost_per_second=_money(row.cost_per_second),
     )
     return data
 

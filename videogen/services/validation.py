@@ -36,6 +36,8 @@ MAX_DATA_URL_BYTES = 10 * 1024 * 1024
 # Largest JSON-encoded request; the provider answers 413 above 50 MiB, keep a margin.
 MAX_REQUEST_BYTES = 45 * 1024 * 1024
 MAX_PROMPT_CHARS = 20_000
+# No provider generates hours of video per request; the column is a 32-bit integer.
+MAX_DURATION_SECONDS = 3600
 MAX_FRAME_IMAGES = 2
 MAX_INPUT_REFERENCES = 8
 # Longest http(s) URL accepted for a reference (Django's URLValidator default).
@@ -87,6 +89,28 @@ _CALLBACK_URL_MAX_LENGTH = VideoJob._meta.get_field("callback_url").max_length
 _MAX_LISTED_MODELS = 50
 
 
+def _strings(value: Any):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+def _check_no_nul(data: Mapping[str, Any], errors: _Errors) -> None:
+    # NUL cannot be stored in PostgreSQL text or jsonb; no legitimate request carries one.
+    for field, value in data.items():
+        if field == "model":
+            continue  # an id with NUL is simply unknown (see _lookup_model)
+        if any("\x00" in text for text in _strings(value)):
+            name = field if field in REQUEST_FIELDS else NON_FIELD_ERRORS
+            errors.add(name, _("Text must not contain NUL characters."), "invalid_characters")
+
+
 def validate_job_request(data: Mapping[str, Any]) -> dict[str, Any]:
     """Return the cleaned request, or raise ``ValidationError({field: [errors…]})``.
 
@@ -100,6 +124,7 @@ def validate_job_request(data: Mapping[str, Any]) -> dict[str, Any]:
 
     _check_keys(data, errors)
     _check_request_size(data, errors)
+    _check_no_nul(data, errors)
     model = _lookup_model(data.get("model"), errors)
 
     cleaned: dict[str, Any] = {
@@ -319,6 +344,13 @@ def _clean_duration(value: Any, model: VideoModel | None, errors: _Errors) -> in
         return None
     if value < 1:
         errors.add("duration", _("duration must be at least 1 second."), "min_value")
+        return None
+    if value > MAX_DURATION_SECONDS:
+        errors.add(
+            "duration",
+            _("duration must be at most %(max)s seconds.") % {"max": MAX_DURATION_SECONDS},
+            "max_value",
+        )
         return None
     _check_capability("duration", value, model, errors)
     return value

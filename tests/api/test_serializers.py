@@ -1,0 +1,111 @@
+"""Serializers and the error translation, without HTTP."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.utils import timezone
+from rest_framework.test import APIRequestFactory
+
+from tests.factories import make_job, make_user, make_workspace
+from videogen.api.exceptions import validation_error_from_django, videogen_exception_handler
+from videogen.api.serializers import JobSerializer, UsageQuerySerializer
+from videogen.models import OutputStatus, VideoOutput
+from videogen.services.budgets import BudgetCheck, BudgetExceededError
+
+pytestmark = pytest.mark.django_db
+
+
+def serialize(job):
+    request = APIRequestFactory().get("/")
+    return JobSerializer(job, context={"request": request}).data
+
+
+def test_blank_request_fields_are_null_and_given_ones_kept():
+    job = make_job(prompt="p", size="1280x720", seed=3, callback_url="https://x.test/h")
+    data = serialize(job)
+    assert (data["aspect_ratio"], data["resolution"]) == (None, None)
+    assert (data["size"], data["seed"], data["callback_url"]) == ("1280x720", 3, "https://x.test/h")
+    assert data["created_by"] is None
+    job.created_by = make_user("someone")
+    assert serialize(job)["created_by"] == "someone"
+
+
+def test_outputs_of_a_completed_job():
+    job = make_job(status="completed", unsigned_urls=["u0", "u1"], provider_job_id="p")
+    VideoOutput.objects.create(job=job, index=1, status=OutputStatus.STORED, size_bytes=5)
+    VideoOutput.objects.create(job=job, index=0, status=OutputStatus.FAILED)
+    outputs = serialize(job)["outputs"]
+    assert [(o["index"], o["stored"], o["size_bytes"]) for o in outputs] == [
+        (0, False, None),
+        (1, True, 5),
+    ]
+    assert outputs[1]["url"].endswith(f"/jobs/{job.public_id}/content/?index=1")
+
+
+def test_a_completed_job_without_urls_has_one_output_and_others_none():
+    assert len(serialize(make_job(status="completed", provider_job_id="q"))["outputs"]) == 1
+    assert serialize(make_job(status="pending"))["outputs"] == []
+
+
+def test_django_field_errors_keep_codes_and_params():
+    error = ValidationError(
+        {
+            "duration": [ValidationError("at most %(limit)s", code="too_big", params={"limit": 8})],
+            NON_FIELD_ERRORS: [ValidationError("whole request", code="too_large")],
+        }
+    )
+    detail = validation_error_from_django(error).get_full_details()
+    assert detail == {
+        "duration": [{"message": "at most 8", "code": "too_big"}],
+        "non_field_errors": [{"message": "whole request", "code": "too_large"}],
+    }
+    plain = validation_error_from_django(ValidationError("oops", code="bad")).get_full_details()
+    assert plain == {"non_field_errors": [{"message": "oops", "code": "bad"}]}
+
+
+def test_the_handler_shapes_budget_errors():
+    workspace = make_workspace()
+    check = BudgetCheck(workspace, Decimal("10"), Decimal("8"), Decimal("1.5"), Decimal("2"))
+    response = videogen_exception_handler(BudgetExceededError(check), {})
+    assert response.status_code == 402
+    assert response.data == {
+        "detail": str(BudgetExceededError(check)),
+        "code": "budget_exceeded",
+        "currency": "USD",
+        "budget": "10",
+        "spent": "8",
+        "in_flight": "1.5",
+        "estimate": "2",
+        "projected": "11.5",
+    }
+
+
+def test_the_handler_leaves_unexpected_errors_alone():
+    assert videogen_exception_handler(RuntimeError("bug"), {}) is None
+
+
+def test_usage_query_defaults_to_this_month():
+    query = UsageQuerySerializer(data={})
+    assert query.is_valid(), query.errors
+    today = timezone.localdate()
+    assert query.validated_data["start"] == today.replace(day=1)
+    assert query.validated_data["end"].month == today.month
+    assert query.validated_data["group_by"] == ("model",)
+
+
+def test_usage_query_month_and_start_only():
+    query = UsageQuerySerializer(data={"month": "2024-02", "group_by": "model,day,model"})
+    assert query.is_valid(), query.errors
+    assert (query.validated_data["start"], query.validated_data["end"]) == (
+        date(2024, 2, 1),
+        date(2024, 2, 29),
+    )
+    assert query.validated_data["group_by"] == ("model", "day")
+    query = UsageQuerySerializer(data={"start": "2020-01-01", "tz": "Asia/Tokyo"})
+    assert query.is_valid(), query.errors
+    assert query.validated_data["end"] >= date(2020, 1, 1)
+    assert str(query.validated_data["tz"]) == "Asia/Tokyo"

@@ -1,0 +1,1 @@
+"""videogen's REST API (Django REST framework): include ``videogen.api.urls``."""

@@ -1,0 +1,502 @@
+"""The API's viewsets: parse, call a selector or service, render. Nothing else happens here.
+
+Scoping: every queryset comes from ``videogen.selectors`` and starts from the caller's
+memberships, so another workspace's job, content or report answers 404 on every method.
+Roles (``permissions.HasWorkspaceRole``): viewers read, members create and act on jobs,
+admins also see budgets and usage reports; a role too low answers 403.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import FileResponse, JsonResponse, StreamingHttpResponse
+from django.utils.translation import gettext as _
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ErrorDetail, NotFound, ValidationError
+from rest_framework.filters import SearchFilter
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+
+from videogen.api import serializers as s
+from videogen.api.exceptions import (
+    ContentNotFound,
+    JobNotCancellable,
+    JobNotCompleted,
+    ProviderUnavailable,
+    validation_error_from_django,
+    videogen_exception_handler,
+)
+from videogen.api.filters import JobFilter, JobOrderingFilter
+from videogen.api.pagination import JobCursorPagination
+from videogen.api.parsers import CappedJSONParser
+from videogen.api.permissions import ADMIN_ONLY, ALL_ROLES, HasWorkspaceRole
+from videogen.api.renderers import CSVRenderer, LenientFormatNegotiation, PassthroughRenderer
+from videogen.api.throttling import VideogenUserRateThrottle
+from videogen.models import EventSource, JobStatus, VideoJob, Workspace
+from videogen.provider.errors import ProviderError, ProviderNotFound
+from videogen.selectors import (
+    job_output_stored,
+    job_request_estimate,
+    jobs_for_user,
+    video_models_active,
+    workspace_for_user,
+    workspaces_for_user,
+)
+from videogen.services.outputs import job_content_open
+from videogen.services.reconcile import job_poll_now
+from videogen.services.reports import report_as_csv, report_as_json, usage_report
+from videogen.services.submission import job_cancel, job_create
+from videogen.services.validation import validate_job_request
+
+logger = logging.getLogger(__name__)
+
+JSON = "application/json"
+EXAMPLE_REQUEST = {
+    "model": "google/veo-3.1",
+    "prompt": "A red fox trotting through fresh snow at dawn, slow tracking shot",
+    "duration": 8,
+    "resolution": "1080p",
+    "aspect_ratio": "16:9",
+    "generate_audio": True,
+}
+
+
+def errors(*statuses: int) -> dict:
+    """Documented error answers: the given statuses plus 401, 403 and 429 everywhere."""
+    shapes = {
+        400: (s.ValidationErrorSerializer, "Invalid input (field errors with codes)."),
+        401: (s.ErrorSerializer, "Not authenticated."),
+        403: (s.ErrorSerializer, "Not allowed (not authenticated, or role too low)."),
+        404: (s.ErrorSerializer, "Not found (or not in one of your workspaces)."),
+        402: (s.BudgetErrorSerializer, "Refused by the workspace's monthly budget."),
+        409: (s.ErrorSerializer, "Conflicts with the job's state."),
+        413: (s.ErrorSerializer, "Request body too large."),
+        429: (s.ErrorSerializer, "Throttled; see Retry-After."),
+        502: (s.ErrorSerializer, "The video provider failed."),
+    }
+    return {
+        (code, JSON): OpenApiResponse(shapes[code][0], description=shapes[code][1])
+        for code in sorted({*statuses, 401, 403, 429})
+    }
+
+
+def _json_object(data) -> dict:
+    if not isinstance(data, dict):
+        raise ValidationError(
+            {
+                api_settings.NON_FIELD_ERRORS_KEY: [
+                    ErrorDetail(_("The request must be a JSON object."), code="invalid_type")
+                ]
+            }
+        )
+    return dict(data)
+
+
+class VideogenAPIMixin:
+    """What every videogen endpoint shares, whatever the host's DRF defaults are.
+
+    Authentication stays the host's (``DEFAULT_AUTHENTICATION_CLASSES``).
+    """
+
+    permission_classes = [IsAuthenticated, HasWorkspaceRole]
+    throttle_classes = [VideogenUserRateThrottle]
+    parser_classes = [CappedJSONParser]
+    content_negotiation_class = LenientFormatNegotiation
+    schema = AutoSchema()  # drf-spectacular's, whatever the host's DEFAULT_SCHEMA_CLASS
+    roles_by_action: dict[str, frozenset[str]] = {}
+
+    def get_exception_handler(self):
+        return videogen_exception_handler
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        for key, values in request.query_params.lists():
+            if "\x00" in key or any("\x00" in value for value in values):
+                raise ValidationError(
+                    {key.replace("\x00", ""): [ErrorDetail(_("NUL character."), "null_characters")]}
+                )
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Errors are JSON even where the success answer is CSV or video bytes.
+        if isinstance(response, Response) and response.exception:
+            renderer = getattr(request, "accepted_renderer", None)
+            if renderer is not None and renderer.format not in ("json", "api"):
+                request.accepted_renderer = JSONRenderer()
+                request.accepted_media_type = JSON
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+# --- jobs ------------------------------------------------------------------------------------
+
+
+@extend_schema(tags=["jobs"])
+class JobViewSet(
+    VideogenAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Video generation jobs of your workspaces."""
+
+    serializer_class = s.JobSerializer
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = "[^/]+"  # anything but a UUID answers the API's 404 (get_object)
+    filter_backends = [
+        DjangoFilterBackend,
+        SearchFilter,
+        JobOrderingFilter,
+    ]
+    filterset_class = JobFilter
+    search_fields = ["prompt"]
+    ordering_fields = ["created_at", "updated_at"]
+    ordering = ["-created_at", "-id"]
+    pagination_class = JobCursorPagination
+    roles_by_action = {"estimate": ALL_ROLES}
+
+    def get_queryset(self):
+        return jobs_for_user(user=self.request.user).defer("provider_response")
+
+    def get_object(self) -> VideoJob:
+        try:
+            uuid.UUID(str(self.kwargs[self.lookup_url_kwarg]))
+        except ValueError:
+            raise NotFound() from None
+        return super().get_object()
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return s.JobCreateSerializer
+        if self.action == "estimate":
+            return s.GenerationSerializer
+        return s.JobSerializer
+
+    def _job_response(self, job: VideoJob, code: int = status.HTTP_200_OK, **kwargs) -> Response:
+        data = s.JobSerializer(job, context=self.get_serializer_context()).data
+        return Response(data, status=code, **kwargs)
+
+    @extend_schema(
+        summary="List jobs",
+        description=(
+            "Newest first, cursor-paginated (follow `next`). A cursor that is not one this "
+            "endpoint gave answers 404."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "ordering",
+                str,
+                enum=["created_at", "-created_at", "updated_at", "-updated_at"],
+                description="Sort key (ties broken by id). Default: -created_at.",
+            ),
+            OpenApiParameter(
+                "page_size",
+                int,
+                description=f"Jobs per page (default {JobCursorPagination.page_size}, "
+                f"at most {JobCursorPagination.max_page_size}).",
+            ),
+            OpenApiParameter("search", str, description="Words to find in the prompt."),
+        ],
+        responses={200: s.JobSerializer(many=True), **errors(400, 404)},
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(summary="Get a job", responses={200: s.JobSerializer, **errors(404)})
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Create a job",
+        description=(
+            "Validates the request against the provider's schema and the model's capabilities, "
+            "checks the workspace's monthly budget, stores the job `queued` and sends it to the "
+            "provider in the background. Answers 202 with the job and its `Location`. "
+            "A budget refusal answers 402 `budget_exceeded` with the numbers."
+        ),
+        request=s.JobCreateSerializer,
+        examples=[
+            OpenApiExample(
+                "Text to video",
+                value={"workspace": "my-studio", **EXAMPLE_REQUEST},
+                request_only=True,
+            )
+        ],
+        responses={
+            202: OpenApiResponse(s.JobSerializer, description="Accepted: queued for submission."),
+            **errors(400, 402, 413),
+        },
+        parameters=[
+            OpenApiParameter(
+                "Location",
+                OpenApiTypes.URI,
+                OpenApiParameter.HEADER,
+                response=[202],
+                required=True,
+                description="The new job's URL.",
+            )
+        ],
+    )
+    def create(self, request, *args, **kwargs):
+        payload = _json_object(request.data)
+        workspace = self._workspace_for_create(payload.pop("workspace", None), payload)
+        job = job_create(
+            workspace=workspace, data=payload, created_by=request.user, source=EventSource.API
+        )
+        response = self._job_response(job, status.HTTP_202_ACCEPTED)
+        response["Location"] = str(response.data["url"])
+        return response
+
+    def _workspace_for_create(self, slug, payload: dict) -> Workspace:
+        """The workspace named in the body, if the caller may create jobs there.
+
+        One that does not exist and one of somebody else answer alike (400 on ``workspace``,
+        together with the request's other field errors); a viewer's answers 403.
+        """
+        workspace = None
+        if slug is None or slug == "":
+            problem = ErrorDetail(_("Name the workspace (its slug)."), code="required")
+        elif not isinstance(slug, str):
+            problem = ErrorDetail(_("workspace must be a slug string."), code="invalid_type")
+        else:
+            workspace = workspace_for_user(user=self.request.user, slug=slug)
+            problem = ErrorDetail(
+                _("You have no workspace “%(slug)s”.") % {"slug": slug}, code="does_not_exist"
+            )
+        if workspace is None:
+            detail: dict = {}
+            try:
+                validate_job_request(payload)
+            except DjangoValidationError as err:
+                detail = validation_error_from_django(err).detail
+            detail["workspace"] = [problem]
+            raise ValidationError(detail)
+        self.check_object_permissions(self.request, workspace)
+        return workspace
+
+    @extend_schema(
+        summary="Estimate the cost of a request",
+        description="The same validation as job creation; nothing is stored or sent.",
+        request=s.GenerationSerializer,
+        examples=[OpenApiExample("Text to video", value=EXAMPLE_REQUEST, request_only=True)],
+        responses={200: s.EstimateSerializer, **errors(400, 413)},
+    )
+    @action(detail=False, methods=["post"])
+    def estimate(self, request):
+        estimate = job_request_estimate(data=_json_object(request.data))
+        return Response(s.EstimateSerializer(estimate).data)
+
+    @extend_schema(
+        summary="Poll the provider now",
+        description=(
+            "For a job at the provider (pending, in progress), asks the provider for its state "
+            "right away and applies it; otherwise (or while a sweep is polling it) answers the "
+            "job as it is. A provider failure is recorded on the job, never raised."
+        ),
+        request=None,
+        responses={200: s.JobSerializer, **errors(404)},
+    )
+    @action(detail=True, methods=["post"])
+    def refresh(self, request, id=None):
+        job = self.get_object()
+        if job.status in JobStatus.in_flight():
+            job_poll_now(job_id=job.pk)
+            job = self.get_object()
+        return self._job_response(job)
+
+    @extend_schema(
+        summary="Cancel a queued job",
+        description=(
+            "Only a job not yet sent to the provider (`queued`) can be cancelled: the "
+            "provider has no cancel call. Any other state answers 409 `not_cancellable`."
+        ),
+        request=None,
+        responses={200: s.JobSerializer, **errors(404, 409)},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, id=None):
+        job = self.get_object()
+        result = job_cancel(job_id=job.pk, source=EventSource.API)
+        if not result.changed:
+            raise JobNotCancellable(
+                _(
+                    "Only a queued job can be cancelled (the provider has no cancel call); "
+                    "this job is %(status)s."
+                )
+                % {"status": result.job.status if result.job else job.status}
+            )
+        return self._job_response(self.get_object())
+
+    @extend_schema(
+        summary="Download a video",
+        description=(
+            "The stored copy when the site kept it, else streamed from the provider. "
+            "409 `job_not_completed` before completion; 404 `content_not_found` when the "
+            "provider has no such output; 502 `provider_error` when it fails."
+        ),
+        parameters=[s.ContentQuerySerializer, OpenApiParameter("format", exclude=True)],
+        responses={
+            (200, "video/mp4"): OpenApiResponse(OpenApiTypes.BINARY, description="The video."),
+            **errors(400, 404, 409, 502),
+        },
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, PassthroughRenderer])
+    def content(self, request, id=None):
+        job = self.get_object()
+        query = s.ContentQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        index = query.validated_data["index"]
+        if job.status != JobStatus.COMPLETED:
+            raise JobNotCompleted(
+                _("The job has no video yet: it is %(status)s.") % {"status": job.status}
+            )
+        count = len(job.unsigned_urls or [])
+        if count and index >= count:
+            raise ValidationError(
+                {
+                    "index": [
+                        ErrorDetail(
+                            _("This job has %(count)s output(s), numbered from 0.")
+                            % {"count": count},
+                            code="out_of_range",
+                        )
+                    ]
+                }
+            )
+        filename = f"{job.public_id}-{index}.mp4"
+        stored = job_output_stored(job=job, index=index)
+        if stored is not None:
+            try:
+                handle = stored.file.storage.open(stored.file.name, "rb")
+            except OSError:
+                logger.warning("videogen: stored output %s is unreadable; streaming", stored.pk)
+            else:
+                return FileResponse(
+                    handle,
+                    content_type=stored.content_type or "video/mp4",
+                    filename=filename,
+                )
+        if not job.provider_job_id:
+            raise ContentNotFound()
+        try:
+            upstream = job_content_open(job=job, index=index)
+        except ProviderNotFound:
+            raise ContentNotFound() from None
+        except ProviderError as err:
+            logger.warning("videogen: content of job %s failed: %s", job.public_id, err)
+            raise ProviderUnavailable() from err
+        response = StreamingHttpResponse(
+            _relay(upstream, job=job),
+            content_type=(upstream.content_type or "video/mp4").split(";")[0].strip(),
+        )
+        if upstream.content_length is not None:
+            response["Content-Length"] = str(upstream.content_length)
+        response["Content-Disposition"] = f'inline; filename="{filename}"'
+        return response
+
+
+def _relay(upstream, *, job: VideoJob):
+    """Yield the provider's chunks; the upstream connection is released however it ends."""
+    try:
+        yield from upstream.iter_chunks()
+    except ProviderError as err:  # headers are sent: the client sees a short body
+        logger.warning("videogen: streaming job %s was cut off: %s", job.public_id, err)
+    finally:
+        upstream.close()
+
+
+# --- catalog ---------------------------------------------------------------------------------
+
+
+@extend_schema(tags=["models"])
+class VideoModelViewSet(VideogenAPIMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The provider's video models, as last synced: capabilities and prices."""
+
+    serializer_class = s.VideoModelSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return video_models_active()
+
+    @extend_schema(
+        summary="List video models", responses={200: s.VideoModelSerializer(many=True), **errors()}
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+
+# --- workspaces ------------------------------------------------------------------------------
+
+
+@extend_schema(tags=["workspaces"])
+class WorkspaceViewSet(
+    VideogenAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Workspaces you belong to, with your role (and the budget, for admins)."""
+
+    serializer_class = s.WorkspaceSerializer
+    lookup_field = "slug"
+    lookup_value_regex = "[^/]+"
+    pagination_class = None
+    roles_by_action = {"usage": ADMIN_ONLY}
+
+    def get_queryset(self):
+        return workspaces_for_user(user=self.request.user)
+
+    @extend_schema(
+        summary="List your workspaces",
+        responses={200: s.WorkspaceSerializer(many=True), **errors()},
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(summary="Get a workspace", responses={200: s.WorkspaceSerializer, **errors(404)})
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Usage report (admins)",
+        description=(
+            "Spend from the ledger, grouped by model, day or month, for a date range (default: "
+            "this month) in a time zone; JSON, or CSV with `format=csv` or `Accept: text/csv`."
+        ),
+        parameters=[s.UsageQuerySerializer],
+        responses={
+            (200, JSON): s.UsageReportSerializer,
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One row a group."),
+            **errors(400, 404),
+        },
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, CSVRenderer])
+    def usage(self, request, slug=None):
+        workspace = self.get_object()
+        query = s.UsageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        report = usage_report(
+            workspace_ids=[workspace.pk],
+            start=params["start"],
+            end=params["end"],
+            group_by=params["group_by"],
+            tz=params["tz"],
+        )
+        if request.accepted_renderer.format == "csv":
+            name = f"usage-{workspace.slug}-{report.start}-{report.end}.csv"
+            return Response(
+                report_as_csv(report),
+                content_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            )
+        # Through the serializer: money always as plain decimal strings (never "0E-8").
+        return Response(s.UsageReportSerializer(report_as_json(report)).data)
+
+
+def api_not_found(request, *args, **kwargs):
+    """Any other path under the API: the API's JSON 404, not the site's HTML page."""
+    return JsonResponse({"detail": str(NotFound.default_detail), "code": "not_found"}, status=404)
