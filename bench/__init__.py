@@ -1,0 +1,1 @@
+"""Benchmarks (run as scripts, e.g. ``python bench/reconcile.py``; see bench/README.md)."""
