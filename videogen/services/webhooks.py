@@ -8,7 +8,8 @@ delivery so staff can see and replay it:
    time, timestamp within the tolerance both ways → 401 (recorded, never processed);
 3. JSON envelope parsed → 400 (recorded);
 4. the delivery row is inserted under its idempotency key; a key already processed is a
-   duplicate → 204 without processing (a concurrent insert re-reads the winner);
+   duplicate → 204 without processing (a concurrent insert re-reads the winner, and a
+   request finding the row locked by the one processing it answers the same);
 5. the event is applied through the lifecycle function (source: webhook) → 204; an unknown
    job or event type is recorded and answered 204 so the provider stops retrying.
 Database trouble anywhere answers 503 so the provider retries. Only verified deliveries
@@ -83,12 +84,13 @@ def _stored_headers(headers: Mapping[str, str]) -> dict[str, str]:
     for name in _STORED_HEADERS:
         value = _header(headers, name)
         if value is not None:
-            kept[name] = value[:1000]
+            kept[name] = value[:1000].replace("\x00", "\ufffd")
     return kept
 
 
 def _decode(body: bytes) -> str:
-    return body.decode("utf-8", errors="replace")
+    # PostgreSQL text and jsonb cannot hold NUL: store it as U+FFFD, like undecodable bytes.
+    return body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
 
 def _record_rejection(
@@ -96,15 +98,16 @@ def _record_rejection(
 ) -> int | None:
     """Keep a trace of a refused delivery (never under its idempotency key)."""
     try:
-        delivery = WebhookDelivery.objects.create(
-            idempotency_key=None,
-            headers=_stored_headers(headers),
-            body=_decode(body) if body is not None else "",
-            signature_valid=signature_valid,
-            outcome=WebhookOutcome.REJECTED,
-            error=error[:2000],
-            processed_at=timezone.now(),
-        )
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(
+                idempotency_key=None,
+                headers=_stored_headers(headers),
+                body=_decode(body) if body is not None else "",
+                signature_valid=signature_valid,
+                outcome=WebhookOutcome.REJECTED,
+                error=error[:2000],
+                processed_at=timezone.now(),
+            )
     except DatabaseError:
         logger.warning("videogen: could not record a rejected webhook (%s)", error)
         return None
@@ -197,26 +200,58 @@ def _receive(body: bytes | None, headers: Mapping[str, str]) -> WebhookAnswer:
     key = (_header(headers, IDEMPOTENCY_HEADER) or "").strip()[:300] or (
         f"{envelope.provider_job_id}-{envelope.data.get('status')}"
     )
-    # Cheap path for retries: one indexed read answers a duplicate.
-    existing = WebhookDelivery.objects.filter(idempotency_key=key).only("pk", "outcome").first()
-    if existing is not None and existing.outcome in _DONE:
-        return WebhookAnswer(204, "Duplicate delivery; already processed.", existing.pk)
-    if existing is None:
+    # Cheap path for retries: one indexed read answers a duplicate (the key is unique, so
+    # neither an ORDER BY nor a model instance is needed).
+    found = list(
+        WebhookDelivery.objects.filter(idempotency_key=key)
+        .order_by()
+        .values_list("pk", "outcome")[:1]
+    )
+    if found and found[0][1] in _DONE:
+        return WebhookAnswer(204, "Duplicate delivery; already processed.", found[0][0])
+    if found:
+        delivery_id = found[0][0]
+    else:
         try:
             with transaction.atomic():
-                existing = WebhookDelivery.objects.create(
+                delivery_id = WebhookDelivery.objects.create(
                     idempotency_key=key,
                     event_type=envelope.event_type,
                     provider_job_id=envelope.provider_job_id,
                     headers=_stored_headers(headers),
                     body=_decode(body),
                     signature_valid=signature_valid,
-                )
+                ).pk
         except IntegrityError:
             # A concurrent delivery of the same event won the insert: it processes it.
             winner = WebhookDelivery.objects.filter(idempotency_key=key).only("pk").first()
             return WebhookAnswer(204, "Duplicate delivery; already received.", winner and winner.pk)
-    return webhook_process(delivery=existing, envelope=envelope)
+    return _process_claimed(delivery_id, envelope)
+
+
+def _process_claimed(delivery_id: int, envelope: _Envelope) -> WebhookAnswer:
+    """Process a stored, unfinished delivery unless another request is processing it.
+
+    The delivery row stays locked (``FOR UPDATE SKIP LOCKED``; SQLite serialises writers
+    anyway) until its outcome is written, so of concurrent requests carrying one event
+    exactly one applies it; the others answer 204 as duplicates. A failure rolls back to
+    the stored, unprocessed row (answered 503), which the provider's retry processes.
+    """
+    with transaction.atomic():
+        delivery = next(
+            iter(
+                WebhookDelivery.objects.select_for_update(skip_locked=True)
+                .filter(pk=delivery_id)
+                .order_by()
+                .only("pk", "outcome")[:1]
+            ),
+            None,
+        )
+        if delivery is None:
+            return WebhookAnswer(204, "Duplicate delivery; being processed.", delivery_id)
+        if delivery.outcome in _DONE:
+            return WebhookAnswer(204, "Duplicate delivery; already processed.", delivery_id)
+        return webhook_process(delivery=delivery, envelope=envelope)
 
 
 def webhook_process(
@@ -244,10 +279,14 @@ def _apply(envelope: _Envelope) -> tuple[str, str, int | None, str]:
         VideoStatus.UNKNOWN,
     ):
         return WebhookOutcome.IGNORED, f"Event type {envelope.event_type!r} not handled.", None, ""
-    job_id = (
-        VideoJob.objects.filter(provider_job_id=envelope.provider_job_id)
-        .values_list("pk", flat=True)
-        .first()
+    # provider_job_id is unique: at most one row, no ORDER BY needed.
+    job_id = next(
+        iter(
+            VideoJob.objects.filter(provider_job_id=envelope.provider_job_id)
+            .order_by()
+            .values_list("pk", flat=True)[:1]
+        ),
+        None,
     )
     if job_id is None:
         return WebhookOutcome.UNKNOWN_JOB, "No job with this provider id; recorded.", None, ""
