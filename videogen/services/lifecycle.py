@@ -171,7 +171,7 @@ def _try_transition(
         ledger_written = cost_updated = False
         entry: UsageEntry | None = None
         if usage is not None and final_status in JobStatus.terminal() and relevant:
-            entry = UsageEntry.objects.filter(job_id=job_id).first()
+            entry = UsageEntry.objects.filter(job_id=job_id).only("pk", "cost").first()
             if entry is None:
                 updates.update(cost=usage.cost, is_byok=usage.is_byok, usage=_usage_json(usage))
             elif entry.cost is None and usage.cost is not None:
@@ -192,7 +192,14 @@ def _try_transition(
         )
         if written != 1:
             return None  # lost the race: re-read and decide again
-        job.refresh_from_db()
+        if any(hasattr(value, "resolve_expression") for value in updates.values()):
+            job.refresh_from_db()  # an F() expression: read what the database computed
+        else:
+            # Cheaper than re-reading: we hold the row and know exactly what was written.
+            for name, value in updates.items():
+                setattr(job, name, value)
+            job.version += 1
+            job.updated_at = now
 
         if allowed:
             JobEvent.objects.create(
