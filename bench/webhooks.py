@@ -678,7 +678,7 @@ class Breakdown:
         return [
             f"- First delivery: {self.first_cpu_ms:.2f} ms of CPU in the receiver's process "
             f"(no HTTP server), of which {self.lifecycle_ms:.2f} ms in `job_apply_snapshot` "
-            f"(the lifecycle: locked read, CAS update, re-read, JobEvent, ledger row), "
+            f"(the lifecycle: locked read, CAS update, JobEvent, ledger row), "
             f"{self.signals_ms:.2f} ms in the on-commit signal receivers (the output-fetch "
             f"task enqueued on completion) and {other:.2f} ms in the receiver itself (verify, "
             "parse, idempotency read, store, claim, outcome). "

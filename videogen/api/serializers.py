@@ -35,6 +35,7 @@ from videogen.services.validation import (
     MAX_INPUT_REFERENCES,
     MAX_PROMPT_CHARS,
     REFERENCE_KINDS,
+    REQUEST_FIELDS,
 )
 
 # --- errors (for the schema; see videogen.api.exceptions) ------------------------------------
@@ -209,18 +210,7 @@ class JobSerializer(serializers.ModelSerializer):
             "url",
             "workspace",
             "created_by",
-            "model",
-            "prompt",
-            "aspect_ratio",
-            "duration",
-            "resolution",
-            "size",
-            "seed",
-            "generate_audio",
-            "frame_images",
-            "input_references",
-            "provider",
-            "callback_url",
+            *REQUEST_FIELDS,
             "status",
             "provider_job_id",
             "error",
