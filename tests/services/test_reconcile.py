@@ -151,3 +151,20 @@ def test_events_match_transitions(workspace):
     for (_, to), (frm, _) in itertools.pairwise(events):
         assert to == frm
     assert events[-1][1] == "completed"
+
+
+def test_a_provider_slower_than_the_read_timeout_is_retried_later(
+    workspace, app_on_simulator, settings
+):
+    job = submit(workspace)
+    settings.VIDEOGEN = {**settings.VIDEOGEN, "READ_TIMEOUT": 0.2}
+    app_on_simulator.config.apply_patch({"latency_seconds": 1.0})
+    report = reconcile_sweep()
+    job.refresh_from_db()
+    assert report.errors == 1 and job.status == JobStatus.PENDING
+    assert "timed out" in job.last_error.lower() or "timeout" in job.last_error.lower()
+    assert job.lease_token is None
+    app_on_simulator.config.apply_patch({"latency_seconds": 0.0})
+    sweep_until_settled()
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED
