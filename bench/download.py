@@ -52,11 +52,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a file
+
+from bench import _common as common
+from bench._common import log
+
 SECTION = "## Output downloads (bench/download.py)"
 COMMAND = ".venv/bin/python bench/download.py"
-SAMPLE = ROOT / "videogen" / "simulator" / "assets" / "sample.mp4"
+SAMPLE = common.ROOT / "videogen" / "simulator" / "assets" / "sample.mp4"
 MIB = 1 << 20
 MB = 10**6
 DEFAULT_SIZE_MIB = 500
@@ -64,13 +67,6 @@ SERVER_CHUNK = MIB
 TARGET_GROWTH = 50 * MB
 MIN_FREE = 2 * 1024 * MIB
 MODEL = "google/veo-3.1"
-
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
 
 
 # --- memory ---------------------------------------------------------------------------------
@@ -198,13 +194,12 @@ def file_sha256(path: str) -> str:
 # --- Django ---------------------------------------------------------------------------------
 
 
-def setup_django(workdir: Path, sim: SimulatorProcess) -> str:
+def configure_django(workdir: Path, sim: SimulatorProcess) -> str:
     """Configure the environment, ``django.setup()``, migrate; returns the database label."""
     given = os.environ.get("DATABASE_URL")
     if not given:
         os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
     os.environ["DJANGO_MEDIA_ROOT"] = str(workdir / "media")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"
     overrides = json.loads(os.environ.get("VIDEOGEN_OVERRIDES") or "{}")
     overrides.update(
         {
@@ -218,14 +213,9 @@ def setup_django(workdir: Path, sim: SimulatorProcess) -> str:
         }
     )
     os.environ["VIDEOGEN_OVERRIDES"] = json.dumps(overrides)
-
-    import django
-
-    django.setup()
+    common.setup_django(production=False)  # DJANGO_DEBUG as it is
     from django.conf import settings
-    from django.core.management import call_command
 
-    call_command("migrate", verbosity=0, interactive=False)
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     return f"{engine} (DATABASE_URL)" if given else f"{engine} (throwaway file)"
 
@@ -355,12 +345,6 @@ def machine_info(tmp: Path) -> dict[str, str]:
     import requests
     import urllib3
 
-    cpu = "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
     memory = "?"
     with contextlib.suppress(OSError, ValueError, IndexError):
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -379,14 +363,14 @@ def machine_info(tmp: Path) -> dict[str, str]:
             ) >= len(best):
                 best, fstype = mount, parts[2]
     return {
-        "CPU": f"{cpu}, {os.cpu_count()} logical CPUs",
+        "CPU": f"{common.cpu_model('?')}, {os.cpu_count()} logical CPUs",
         "Memory": memory,
         "OS": f"{platform.system()} {platform.release()} ({platform.machine()})",
         "Python": platform.python_version(),
         "Versions": f"Django {django.get_version()}, requests {requests.__version__}, "
         f"urllib3 {urllib3.__version__}",
         "Temporary files": f"{tmp} ({fstype})",
-        "Load average at the end": " / ".join(f"{x:.2f}" for x in os.getloadavg())
+        "Load average at the end": common.load_average(" / ")
         + " (1 / 5 / 15 min; other work on the machine slows the throughput, not the memory)",
     }
 
@@ -474,44 +458,22 @@ def render(passes: list[Pass], machine: dict[str, str], database: str, size: int
     lines += [f"- {key}: {value}" for key, value in machine.items()]
     lines += [
         "",
-        "Reproduce (about 1 GiB of temporary disk at the peak, removed at the end):",
-        "",
-        "```sh",
-        COMMAND,
-        "```",
-        "",
+        *common.reproduce("about 1 GiB of temporary disk at the peak, removed at the end", COMMAND),
     ]
     return "\n".join(lines)
-
-
-def write_docs(text: str) -> None:
-    """Replace this script's section of docs/benchmarks.md (re-read now), keep the others."""
-    if DOCS.exists():
-        current = DOCS.read_text()
-    else:
-        current = "# Benchmarks\n\nMeasurements of videogen, one section per benchmark script.\n"
-    start = current.find(SECTION)
-    if start == -1:
-        updated = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = current.find("\n## ", start + len(SECTION))
-        tail = current[end + 1 :] if end != -1 else ""
-        updated = current[:start] + text + ("\n" + tail if tail else "")
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(updated.rstrip("\n") + "\n")
 
 
 # --- main -----------------------------------------------------------------------------------
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = common.argument_parser(__doc__)
     parser.add_argument(
         "--size-mib", type=int, default=DEFAULT_SIZE_MIB, help="size of the simulated output"
     )
     parser.add_argument("--runs", type=int, default=3, help="measured passes (RSS + time)")
     parser.add_argument("--no-tracemalloc", action="store_true", help="skip the traced pass")
-    parser.add_argument("--no-docs", action="store_true", help="print only")
+    common.add_output_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -533,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         log(f"starting the simulator ({mib(size)} synthetic output) …")
         sim = SimulatorProcess(size, SERVER_CHUNK)
-        database = setup_django(workdir, sim)
+        database = configure_django(workdir, sim)
         stub_queue()
 
         from videogen.models import Workspace
@@ -585,8 +547,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     text = render(passes, machine, database, size)
     if not args.no_docs:
-        write_docs(text)
-        log(f"wrote the section of {DOCS.relative_to(ROOT)}")
+        common.write_docs_section(SECTION, text)
+        log(f"wrote the section of {common.DOCS.relative_to(common.ROOT)}")
     return 0 if summary.exact and summary.within else 1
 
 

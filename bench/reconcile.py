@@ -35,25 +35,24 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import platform
-import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a file
+
+from bench import _common as common
+from bench._common import log
+
 SECTION = "## Reconciler (bench/reconcile.py)"
 COMMAND = (
     "DATABASE_URL=postgres://postgres@127.0.0.1:5432/videogen_bench "
@@ -65,36 +64,8 @@ PENDING_FOREVER = 3600.0
 TARGET_SPEEDUP = 40.0
 TARGET_RATE = 500.0
 
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
 
 # --- database -----------------------------------------------------------------------------
-
-
-def bench_database_url() -> tuple[str, str]:
-    """``(DATABASE_URL, database name)``; exits unless it is a PostgreSQL bench database."""
-    url = os.environ.get("DATABASE_URL", "")
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if parts.scheme not in ("postgres", "postgresql", "pgsql") or not name:
-        sys.exit(f"DATABASE_URL must point at PostgreSQL, e.g.\n  {COMMAND}")
-    if "bench" not in name:
-        sys.exit(f"refusing to drop and re-create {name!r}: use a database named like *bench*")
-    return url, name
-
-
-def recreate_database(url: str, name: str, *, drop_only: bool = False) -> None:
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    admin = urlunsplit(("postgresql", parts.netloc, "/postgres", "", ""))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        database = sql.Identifier(name)
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(database))
-        if not drop_only:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(database))
 
 
 class QueryCounter:
@@ -137,19 +108,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class SimulatorProcess:
     """``manage.py videogen_simulator`` in its own process, driven through the control API."""
 
     def __init__(self) -> None:
         import requests
 
-        self.port = free_port()
+        self.port = common.free_port()
         self.origin = f"http://127.0.0.1:{self.port}"
         self.base_url = f"{self.origin}/api/v1"
         self.session = requests.Session()
@@ -162,7 +127,7 @@ class SimulatorProcess:
     def start(self) -> SimulatorProcess:
         cmd = [
             sys.executable,
-            str(ROOT / "manage.py"),
+            str(common.ROOT / "manage.py"),
             "videogen_simulator",
             "--port",
             str(self.port),
@@ -178,29 +143,20 @@ class SimulatorProcess:
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings"}
         env.pop("DATABASE_URL", None)  # the simulator needs no database
         with self.log_path.open("wb") as out:  # the child keeps its own descriptor
-            self.proc = subprocess.Popen(
-                cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            self.proc = common.start_process(
+                cmd,
+                name="the simulator",
+                env=env,
+                log_file=out,
+                ready=lambda: self.session.get(f"{self.origin}/_simulator/config", timeout=1).ok,
+                log_tail=self.log_tail,
             )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the simulator exited early:\n{self.log_tail()}")
-            with contextlib.suppress(Exception):
-                if self.session.get(f"{self.origin}/_simulator/config", timeout=1).ok:
-                    return self
-            time.sleep(0.1)
-        raise RuntimeError(f"the simulator did not answer within 30 s:\n{self.log_tail()}")
+        return self
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
         self.session.close()
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        common.stop_process(proc, timeout=10)
         self.log_path.unlink(missing_ok=True)
 
     def log_tail(self) -> str:
@@ -238,17 +194,6 @@ class SimulatorProcess:
 
 
 # --- the measurements -------------------------------------------------------------------------
-
-
-@dataclass
-class Machine:
-    cpus: int
-    cpu_model: str
-    postgres: str
-    python: str
-    django: str
-    load_before: str = ""
-    load_after: str = ""
 
 
 @dataclass
@@ -594,10 +539,6 @@ class Bench:
         return result
 
 
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
 def log_sweep(s: SweepResult) -> None:
     log(
         f"  {s.label}: {s.polled} polled in {s.seconds:.2f} s ({s.rate:.0f} polls/s) over "
@@ -608,37 +549,6 @@ def log_sweep(s: SweepResult) -> None:
     )
     for sample in s.error_samples[:3]:
         log(f"    error: {sample}")
-
-
-def load_average() -> str:
-    try:
-        return " / ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "?"
-
-
-def machine_info() -> Machine:
-    import django
-    from django.db import connection
-
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        postgres = cursor.fetchone()[0]
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return Machine(
-        load_before=load_average(),
-        cpus=cpus or 0,
-        cpu_model=model,
-        postgres=postgres,
-        python=platform.python_version(),
-        django=django.get_version(),
-    )
 
 
 # --- reporting --------------------------------------------------------------------------------
@@ -687,7 +597,7 @@ def cpu_per_poll(s: SweepResult) -> str:
 
 
 def section(
-    machine: Machine,
+    machine: common.Machine,
     used: dict[str, Any],
     args: argparse.Namespace,
     results: list[SizeResult],
@@ -758,12 +668,12 @@ def section(
         "`RECONCILE_BATCH_SIZE` raised to N.",
         "- *completing*: N other jobs that are already completed at the simulator, so every "
         "poll is a transition through `job_transition` in the sweep's main thread: row lock, "
-        "CAS update, re-read, JobEvent, ledger row, and on commit the `job_completed` "
+        "CAS update, JobEvent, ledger row, and on commit the `job_completed` "
         "receiver enqueues the output download (`STORE_OUTPUTS`, django-q2's ORM broker: "
         "one more INSERT). The cookbook loop writes no event or ledger row, so these rows "
         "understate the speed-up.",
-        "- *completing, CONN_MAX_AGE = 0*: the same on a smaller sample with the project's "
-        "default of no persistent connections. django-q2's ORM broker calls "
+        "- *completing, CONN_MAX_AGE = 0*: the same on a smaller sample without persistent "
+        "connections (the demo site's default is 60 since this finding). django-q2's ORM broker calls "
         "`close_old_connections()` before each enqueue made outside a transaction, as an "
         "on-commit hook's is, and that closes a connection whose max age is 0: every "
         "completed job reconnects to PostgreSQL. Give long-running workers "
@@ -802,7 +712,7 @@ def section(
         *(
             [
                 f"- A completing job costs {per_transition:.0f} SQL statements (its own "
-                "transaction: row lock, CAS update, re-read, JobEvent, ledger row under a "
+                "transaction: row lock, CAS update, JobEvent, ledger row under a "
                 "savepoint, then the enqueue) plus a commit, one job after another in the "
                 "sweep's main thread: that, not the polls, bounds the completing runs."
             ]
@@ -815,39 +725,20 @@ def section(
         "|---:|---|---:|---|---:|---|---|",
         *details,
         "",
-        f"Reproduce (this run took {seconds:.0f} s; the database named in the URL is dropped "
-        "and re-created, and dropped again at the end):",
-        "",
-        "```sh",
-        COMMAND,
-        "```",
-        "",
+        *common.reproduce(
+            f"this run took {seconds:.0f} s; the database named in the URL is dropped "
+            "and re-created, and dropped again at the end",
+            COMMAND,
+        ),
     ]
     return "\n".join(lines)
-
-
-def write_docs(text: str, path: Path = DOCS) -> None:
-    """Replace this script's section of ``path`` (or append it), leaving the others alone."""
-    if path.exists():
-        current = path.read_text()
-    else:
-        current = "# Benchmarks\n\nMeasurements of videogen, one section per benchmark script.\n"
-    start = current.find(SECTION)
-    if start == -1:
-        updated = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = current.find("\n## ", start + len(SECTION))
-        tail = current[end + 1 :] if end != -1 else ""
-        updated = current[:start] + text + ("\n" + tail if tail else "")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(updated.rstrip("\n") + "\n")
 
 
 # --- main -------------------------------------------------------------------------------------
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--latency", type=float, default=0.1, help="simulator latency, seconds")
     parser.add_argument("--sample", type=int, default=100, help="jobs the cookbook loop polls")
@@ -868,61 +759,39 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=300,
         help="completing jobs swept again with CONN_MAX_AGE=0 (0 to skip)",
     )
-    parser.add_argument("--no-docs", action="store_true", help="print only")
-    parser.add_argument("--docs", type=Path, default=DOCS, help="markdown file to update")
-    parser.add_argument("--keep-db", action="store_true", help="leave the database behind")
+    common.add_output_arguments(parser, docs_file=True, keep_db=True)
     return parser.parse_args(argv)
-
-
-@contextlib.contextmanager
-def sigterm_as_exit() -> Iterator[None]:
-    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    url, name = bench_database_url()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-    os.environ.setdefault("DJANGO_DEBUG", "0")  # no per-query log, as in production
+    url, _name = common.bench_database_url(COMMAND)
     # A long-running worker keeps its connection (see sweep_without_persistent_connection).
     os.environ.setdefault("DATABASE_CONN_MAX_AGE", "60")
-    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))  # needed without DEBUG
     os.environ.pop("OPENROUTER_API_KEY", None)
-    recreate_database(url, name)
-
-    import django
-
-    django.setup()
-    import logging
-
-    from django.core.management import call_command
+    common.recreate_database(url)
+    common.setup_django()
     from django.db import connections
 
-    call_command("migrate", verbosity=0)
-    logging.getLogger("django-q").setLevel(logging.WARNING)  # one INFO line per enqueued task
     sim = SimulatorProcess()
     started = time.perf_counter()
     try:
-        with sigterm_as_exit():
+        with common.sigterm_as_exit():
             sim.start()
             log(f"simulator process {sim.proc.pid} at {sim.base_url}")
             bench = Bench(sim, args)
-            machine = machine_info()
+            machine = common.machine_info()
             used = bench.settings_used
             log(f"{machine.cpus} CPUs ({machine.cpu_model}), PostgreSQL {machine.postgres}")
             log("settings: " + ", ".join(f"{k}={v}" for k, v in used.items()))
             results = [bench.run_size(n) for n in args.sizes]
-        machine.load_after = load_average()
+        machine.load_after = common.load_average()
     finally:
         sim.stop()
         connections.close_all()
         if not args.keep_db:
             with contextlib.suppress(Exception):
-                recreate_database(url, name, drop_only=True)
+                common.drop_database(url)
     log("")
     log("\n".join(table(results)))
     log("")
@@ -931,7 +800,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_docs:
         seconds = time.perf_counter() - started
         text = section(machine, used, args, results, seconds, bench.reschedule_costs)
-        write_docs(text, args.docs)
+        common.write_docs_section(SECTION, text, args.docs)
         log(f"wrote {args.docs}")
     return 0
 

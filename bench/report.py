@@ -44,24 +44,22 @@ import argparse
 import contextlib
 import gc
 import os
-import platform
-import secrets
-import signal
 import statistics
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a file
+
+from bench import _common as common
+from bench._common import log
+
 SECTION = "## Usage reports (bench/report.py)"
 COMMAND = (
     "DATABASE_URL=postgres://postgres@127.0.0.1:5432/videogen_bench_report "
@@ -90,39 +88,10 @@ TIME_ZONES = ("UTC", "America/New_York")
 GROUPINGS = (("model",), ("day",), ("model", "day"))
 COVERING_INDEX = "videogen_usage_ws_time_cover_idx"  # migration 0004, PostgreSQL only
 COVERING_MIGRATION = "0004_usage_covering_index_postgresql"
-
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-
-def log(message: str = "") -> None:
-    print(message, flush=True)
+PG_SETTINGS = ("shared_buffers", "work_mem", "jit", "max_parallel_workers_per_gather")
 
 
 # --- database -----------------------------------------------------------------------------
-
-
-def bench_database_url() -> tuple[str, str]:
-    """``(DATABASE_URL, database name)``; exits unless it is a PostgreSQL bench database."""
-    url = os.environ.get("DATABASE_URL", "")
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if parts.scheme not in ("postgres", "postgresql", "pgsql") or not name:
-        sys.exit(f"DATABASE_URL must point at PostgreSQL, e.g.\n  {COMMAND}")
-    if "bench" not in name:
-        sys.exit(f"refusing to drop and re-create {name!r}: use a database named like *bench*")
-    return url, name
-
-
-def recreate_database(url: str, name: str, *, drop_only: bool = False) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    admin = urlunsplit(("postgresql", parts.netloc, "/postgres", "", ""))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop_only:
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def cumulative(weights: list[float]) -> list[float]:
@@ -707,44 +676,6 @@ def scan_node(plan: str) -> str:
 # --- reporting ------------------------------------------------------------------------------
 
 
-@dataclass
-class Machine:
-    cpus: int
-    cpu_model: str
-    postgres: str
-    python: str
-    django: str
-    pg_settings: dict[str, str]
-
-
-def machine_info() -> Machine:
-    import django
-    from django.db import connection
-
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    settings = {}
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        postgres = cursor.fetchone()[0]
-        for name in ("shared_buffers", "work_mem", "jit", "max_parallel_workers_per_gather"):
-            cursor.execute(f"SHOW {name}")
-            settings[name] = cursor.fetchone()[0]
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return Machine(
-        cpus=cpus or 0,
-        cpu_model=model,
-        postgres=postgres,
-        python=platform.python_version(),
-        django=django.get_version(),
-        pg_settings=settings,
-    )
-
-
 def month_name(month: int) -> str:
     return date(YEAR, month, 1).strftime("%B %Y")
 
@@ -920,7 +851,7 @@ def plan_rows(plan: str) -> tuple[int, int]:
 
 
 def section(
-    machine: Machine,
+    machine: common.Machine,
     dist: Distribution,
     loaded: dict[str, Any],
     picks: dict[str, tuple[int, int, int]],
@@ -1208,60 +1139,30 @@ def section(
         "follows on the same connection), but the data was just loaded and vacuumed, so pages "
         "are in PostgreSQL's or the OS's cache (a read from disk is not measured).",
         "",
-        f"Reproduce (this run took {loaded['total_seconds']:.0f} s, the load included; "
-        "the database named in the URL is dropped and re-created):",
-        "",
-        "```sh",
-        COMMAND,
-        "```",
-        "",
+        *common.reproduce(
+            f"this run took {loaded['total_seconds']:.0f} s, the load included; "
+            "the database named in the URL is dropped and re-created",
+            COMMAND,
+        ),
     ]
     return "\n".join(lines)
-
-
-def write_docs(text: str, path: Path = DOCS) -> None:
-    """Replace (or append) this script's section, leaving the other sections alone."""
-    if path.exists():
-        current = path.read_text()
-    else:
-        current = "# Benchmarks\n\nMeasurements of videogen, one section per benchmark script.\n"
-    start = current.find(SECTION)
-    if start == -1:
-        updated = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = current.find("\n## ", start + len(SECTION))
-        tail = current[end + 1 :] if end != -1 else ""
-        updated = current[:start] + text + ("\n" + tail if tail else "")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(updated.rstrip("\n") + "\n")
 
 
 # --- main -------------------------------------------------------------------------------------
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000, help="ledger rows to load")
     parser.add_argument("--runs", type=int, default=7, help="warm calls per variant")
     parser.add_argument(
         "--skip-without-index", action="store_true", help="no pass without the covering index"
     )
-    parser.add_argument("--no-docs", action="store_true", help="print only")
-    parser.add_argument("--docs", type=Path, default=DOCS, help="the file to write the section to")
-    parser.add_argument("--keep-db", action="store_true", help="leave the database behind")
+    common.add_output_arguments(parser, docs_file=True, keep_db=True)
     parser.add_argument(
         "--reuse-db", action="store_true", help="measure an existing database (no load)"
     )
     return parser.parse_args(argv)
-
-
-@contextlib.contextmanager
-def sigterm_as_exit() -> Iterator[None]:
-    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def covering_index() -> tuple[str, float]:
@@ -1289,24 +1190,19 @@ def covering_index() -> tuple[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    url, name = bench_database_url()
-    os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"
-    os.environ.setdefault("DJANGO_DEBUG", "0")  # no per-query log, as in production
-    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))  # needed without DEBUG
+    url, _name = common.bench_database_url(COMMAND)
     started = time.perf_counter()
     if not args.reuse_db:
-        recreate_database(url, name)
-
-    import django
-
-    django.setup()
+        common.recreate_database(url)
+    # Migrated below, inside the try whose finally drops the database.
+    common.setup_django(migrate=False)
     from django.core.management import call_command
     from django.db import connections
 
     passes = PASSES[:1] if args.skip_without_index else PASSES
     try:
-        with sigterm_as_exit():
-            machine = machine_info()
+        with common.sigterm_as_exit():
+            machine = common.machine_info(pg_settings=PG_SETTINGS)
             log(f"{machine.cpus} CPUs ({machine.cpu_model}), PostgreSQL {machine.postgres}")
             call_command("migrate", verbosity=0)  # every migration, 0004 included
             if args.reuse_db:
@@ -1349,7 +1245,7 @@ def main(argv: list[str] | None = None) -> int:
         connections.close_all()
         if not args.keep_db and not args.reuse_db:
             with contextlib.suppress(Exception):
-                recreate_database(url, name, drop_only=True)
+                common.drop_database(url)
     loaded["total_seconds"] = time.perf_counter() - started
     for p in passes:
         slowest = max(p.cases, key=lambda c: (c.rows, c.report))
@@ -1367,7 +1263,7 @@ def main(argv: list[str] | None = None) -> int:
         text = section(
             machine, dist, loaded, picks, args.runs, passes, index_mb, experiment, index_rows
         )
-        write_docs(text, args.docs)
+        common.write_docs_section(SECTION, text, args.docs)
         log(f"wrote {args.docs}")
     return 0
 

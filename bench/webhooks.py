@@ -38,10 +38,8 @@ import hashlib
 import hmac
 import json
 import os
-import platform
 import resource
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -49,14 +47,15 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a file
+
+from bench import _common as common
+from bench._common import log
+
 SECTION = "## Webhooks (bench/webhooks.py)"
 COMMAND = (
     "DATABASE_URL=postgres://postgres@127.0.0.1:5432/videogen .venv/bin/python bench/webhooks.py"
@@ -69,38 +68,8 @@ TARGET_VERIFIED = 300.0
 TARGET_DUPLICATE = 1000.0
 DEFAULT_CONFIGS = ["sync:2", "sync:4", "gthread:2x4", "gthread:4x2"]
 
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
-
 
 # --- database -----------------------------------------------------------------------------
-
-
-def bench_database_url(name: str) -> str:
-    """DATABASE_URL's server with the benchmark's own database name; exits unless PostgreSQL."""
-    url = os.environ.get("DATABASE_URL", "")
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
-        sys.exit(f"DATABASE_URL must point at a PostgreSQL server, e.g.\n  {COMMAND}")
-    if "bench" not in name:
-        sys.exit(f"refusing to drop and re-create {name!r}: use a database named like *bench*")
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
-
-
-def recreate_database(url: str, *, drop_only: bool = False) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(("postgresql", parts.netloc, "/postgres", "", ""))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop_only:
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def reset_tables() -> None:
@@ -332,12 +301,6 @@ class CpuMeter:
 # --- gunicorn -----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass(frozen=True)
 class ServerConfig:
     worker_class: str
@@ -364,14 +327,14 @@ class Gunicorn:
         self.config = config
         self.database_url = database_url
         self.overrides = overrides
-        self.port = free_port()
+        self.port = common.free_port()
         self.proc: subprocess.Popen | None = None
         # Open for gunicorn's whole life; removed when closed (stop()).
         self.log = tempfile.NamedTemporaryFile(prefix="videogen-gunicorn-", suffix=".log")  # noqa: SIM115
 
     def start(self) -> Gunicorn:
         cmd = [
-            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            str(common.ROOT / ".venv" / "bin" / "gunicorn"),
             "project.wsgi",
             "-w",
             str(self.config.workers),
@@ -395,22 +358,15 @@ class Gunicorn:
             "VIDEOGEN_LOG_LEVEL": "WARNING",
         }
         env["VIDEOGEN_OVERRIDES"] = self.overrides
-        self.proc = subprocess.Popen(
+        self.proc = common.start_process(
             cmd,
-            cwd=ROOT,
+            name="gunicorn",
             env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            log_file=self.log,
+            ready=self._answers,
+            log_tail=self.log_tail,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited early:\n{self.log_tail()}")
-            if self._answers():
-                return self
-            time.sleep(0.1)
-        raise RuntimeError(f"gunicorn did not answer within 30 s:\n{self.log_tail()}")
+        return self
 
     def _answers(self) -> bool:
         """A GET on the receiver is answered 405 (and touches no table)."""
@@ -430,13 +386,8 @@ class Gunicorn:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)  # its own session: master and workers
-                proc.wait(5)
+        # After 15 s, SIGKILL to its own session: the master and the workers.
+        common.stop_process(proc, timeout=15)
         self.log.close()
 
     def log_tail(self) -> str:
@@ -797,43 +748,6 @@ def profile_in_process(n: int) -> Breakdown:
 # --- reporting --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Machine:
-    cpus: int
-    cpu_model: str
-    postgres: str
-    python: str
-    django: str
-    gunicorn: str
-    loadavg: str
-
-
-def machine_info() -> Machine:
-    import django
-    import gunicorn
-    from django.db import connection
-
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        postgres = cursor.fetchone()[0]
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return Machine(
-        cpus=cpus or 0,
-        cpu_model=model,
-        postgres=postgres,
-        python=platform.python_version(),
-        django=django.get_version(),
-        gunicorn=gunicorn.__version__,
-        loadavg=" ".join(Path("/proc/loadavg").read_text().split()[:3]),
-    )
-
-
 def ceiling(phase: Phase, cpus: int) -> float:
     """Requests/s the measured CPU cost (gunicorn + its PostgreSQL backends + generator)
     would allow if all ``cpus`` cores were the benchmark's alone."""
@@ -947,17 +861,20 @@ def gap_notes(results: list[ConfigResult], breakdown: Breakdown | None, cpus: in
 
 
 def section(
-    machine: Machine,
+    machine: common.Machine,
     args: argparse.Namespace,
     results: list[ConfigResult],
     breakdown: Breakdown | None,
 ) -> str:
+    import gunicorn
+
     lines = [
         SECTION,
         "",
         f"Measured {time.strftime('%Y-%m-%d')} on {machine.cpus} CPUs ({machine.cpu_model}), "
         f"PostgreSQL {machine.postgres}, Python {machine.python}, Django {machine.django}, "
-        f"gunicorn {machine.gunicorn}; load average {machine.loadavg} when the run started "
+        f"gunicorn {gunicorn.__version__}; load average {machine.load_before} when the run "
+        "started "
         "(gunicorn, PostgreSQL and the load generator share the same cores).",
         "",
         f"Settings: N = {args.jobs:,} in-flight jobs per configuration, {args.connections} "
@@ -1005,39 +922,20 @@ def section(
             if breakdown
             else []
         ),
-        "Reproduce (≈ 2–4 minutes; uses and drops its own database "
-        f"`{DEFAULT_DB}` on the server of `DATABASE_URL`):",
-        "",
-        "```sh",
-        COMMAND,
-        "```",
-        "",
+        *common.reproduce(
+            "≈ 2–4 minutes; uses and drops its own database "
+            f"`{DEFAULT_DB}` on the server of `DATABASE_URL`",
+            COMMAND,
+        ),
     ]
     return "\n".join(lines)
-
-
-def write_docs(text: str) -> None:
-    """Add or replace this script's section only; the file is re-read right before writing."""
-    if DOCS.exists():
-        current = DOCS.read_text()
-    else:
-        current = "# Benchmarks\n\nMeasurements of videogen, one section per benchmark script.\n"
-    start = current.find(SECTION)
-    if start == -1:
-        updated = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = current.find("\n## ", start + len(SECTION))
-        tail = current[end + 1 :] if end != -1 else ""
-        updated = current[:start] + text + ("\n" + tail if tail else "")
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(updated.rstrip("\n") + "\n")
 
 
 # --- main -------------------------------------------------------------------------------------
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--jobs", type=int, default=3000, help="in-flight jobs (N)")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections")
     parser.add_argument(
@@ -1060,53 +958,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=500,
         help="first deliveries timed in process for the breakdown (0: skip it)",
     )
-    parser.add_argument("--no-docs", action="store_true", help="print only")
-    parser.add_argument("--keep-db", action="store_true", help="leave the database behind")
+    common.add_output_arguments(parser, keep_db=True)
     return parser.parse_args(argv)
-
-
-@contextlib.contextmanager
-def sigterm_as_exit() -> Iterator[None]:
-    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    url = bench_database_url(args.database)
-    os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"
-    os.environ.setdefault("DJANGO_DEBUG", "false")  # no per-query log in this process either
-    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
+    url, _name = common.bench_database_url(COMMAND, args.database)
     # The in-process breakdown runs with the same settings as gunicorn.
     os.environ["VIDEOGEN_WEBHOOK_SECRETS"] = SECRET
     os.environ["VIDEOGEN_OVERRIDES"] = args.overrides
     os.environ["DATABASE_CONN_MAX_AGE"] = "60"
-    recreate_database(url)
-
-    import logging
-
-    import django
-
-    django.setup()
-    logging.getLogger("django-q").setLevel(logging.WARNING)  # one line per enqueued task
-    from django.core.management import call_command
+    common.recreate_database(url)
+    # DJANGO_DEBUG off: no per-query log in this process either.
+    common.setup_django(url)
     from django.db import connections
 
-    call_command("migrate", verbosity=0)
-    machine = machine_info()
+    machine = common.machine_info(load_separator=" ")
     log(
         f"{machine.cpus} CPUs ({machine.cpu_model}), PostgreSQL {machine.postgres}, "
-        f"load average {machine.loadavg}; N={args.jobs:,}, {args.connections} connections"
+        f"load average {machine.load_before}; N={args.jobs:,}, {args.connections} connections"
     )
     started = time.perf_counter()
     results: list[ConfigResult] = []
     breakdown: Breakdown | None = None
     try:
-        with sigterm_as_exit():
+        with common.sigterm_as_exit():
             for index, config in enumerate(args.configs):
                 results.append(run_config(config, args, url, index))
             if args.profile_jobs:
@@ -1116,7 +993,7 @@ def main(argv: list[str] | None = None) -> int:
         connections.close_all()
         if not args.keep_db:
             with contextlib.suppress(Exception):
-                recreate_database(url, drop_only=True)
+                common.drop_database(url)
     log("")
     log("\n".join(table(results, machine.cpus)))
     log("")
@@ -1124,8 +1001,8 @@ def main(argv: list[str] | None = None) -> int:
     log("\n".join(gap_notes(results, breakdown, machine.cpus)))
     log(f"(whole run {time.perf_counter() - started:.0f} s)")
     if not args.no_docs:
-        write_docs(section(machine, args, results, breakdown))
-        log(f"wrote {DOCS.relative_to(ROOT)}")
+        common.write_docs_section(SECTION, section(machine, args, results, breakdown))
+        log(f"wrote {common.DOCS.relative_to(common.ROOT)}")
     return 0 if all(r.exact for r in results) else 1
 
 
