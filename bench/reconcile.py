@@ -673,7 +673,8 @@ def section(
         "one more INSERT). The cookbook loop writes no event or ledger row, so these rows "
         "understate the speed-up.",
         "- *completing, CONN_MAX_AGE = 0*: the same on a smaller sample without persistent "
-        "connections (the demo site's default is 60 since this finding). django-q2's ORM broker calls "
+        "connections (the demo site's default is 60 since this finding). "
+        "django-q2's ORM broker calls "
         "`close_old_connections()` before each enqueue made outside a transaction, as an "
         "on-commit hook's is, and that closes a connection whose max age is 0: every "
         "completed job reconnects to PostgreSQL. Give long-running workers "
