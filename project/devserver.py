@@ -7,6 +7,7 @@ git-ignored .run/ folder unless given in the environment.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -19,6 +20,7 @@ from pathlib import Path
 SITE_HOST = os.environ.get("SITE_HOST", "127.0.0.1")
 SITE_PORT = int(os.environ.get("SITE_PORT", "8000"))
 SIMULATOR_PORT = int(os.environ.get("SIMULATOR_PORT", "8001"))
+STOP_GRACE_SECONDS = 8
 
 
 def manage(*args: str) -> list[str]:
@@ -71,15 +73,20 @@ def main() -> int:
 
     processes: list[tuple[str, subprocess.Popen]] = []
 
+    def signal_group(proc: subprocess.Popen, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signum)
+
     def stop_all(*_args) -> None:
+        # Each child leads its own process group: the qcluster's workers go with it, even
+        # one busy with a reconcile window (it gets STOP_GRACE_SECONDS, then SIGKILL).
         for _, proc in processes:
-            if proc.poll() is None:
-                proc.terminate()
+            signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
         for _, proc in processes:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            signal_group(proc, signal.SIGKILL)
 
     stopping = []
 
@@ -91,7 +98,9 @@ def main() -> int:
     signal.signal(signal.SIGTERM, request_stop)
     try:
         for name, cmd in commands:
-            processes.append((name, subprocess.Popen(cmd, env=env)))  # noqa: S603
+            processes.append(
+                (name, subprocess.Popen(cmd, env=env, start_new_session=True))  # noqa: S603
+            )
             if name == "simulator":
                 wait_for(f"http://127.0.0.1:{SIMULATOR_PORT}/api/v1/videos/models")
                 subprocess.run(manage("videogen_sync_models"), env=env, check=False)  # noqa: S603
