@@ -328,3 +328,12 @@ def test_control_jobs_pin_and_forget(simulator, simulator_session):
     assert simulator_session.delete(url).status_code == 204
     assert simulator_session.get(simulator.url(f"/videos/{job['id']}")).status_code == 404
     assert simulator_session.delete(url).status_code == 404
+
+
+def test_cost_is_an_exact_json_number_not_a_float_round_trip():
+    from decimal import Decimal
+
+    from videogen.simulator.payloads import dumps
+
+    body = dumps({"usage": {"cost": Decimal("0.10000000000000001"), "is_byok": False}})
+    assert body == b'{"usage":{"cost":0.10000000000000001,"is_byok":false}}'

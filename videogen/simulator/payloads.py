@@ -7,19 +7,36 @@ the same code and can never drift apart.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from .state import COMPLETED, JobView
 
 API_PREFIX = "/api/v1"
 
-_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+# Money leaves as an exact JSON number: a Decimal is encoded as a marked string, then the
+# quotes and marker are stripped (json cannot write a raw number literal for a Decimal).
+_DECIMAL_MARK = "\u0000decimal:"
+_DECIMAL_RE = re.compile(r'"\\u0000decimal:(-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)"')
+
+
+def _encode_decimal(value: Any) -> str:
+    if isinstance(value, Decimal) and value.is_finite():
+        return f"{_DECIMAL_MARK}{value:f}"
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_encode_decimal)
 
 
 def dumps(obj: Any) -> bytes:
     """Compact JSON bytes (C encoder, no indentation: polls must stay cheap)."""
-    return _encoder.encode(obj).encode()
+    text = _encoder.encode(obj)
+    if "decimal:" in text:
+        text = _DECIMAL_RE.sub(r"\1", text)
+    return text.encode()
 
 
 def error_body(code: int, message: str) -> bytes:
@@ -41,8 +58,8 @@ def unsigned_urls(view: JobView, origin: str) -> list[str]:
 
 
 def usage_json(view: JobView) -> dict[str, Any]:
-    # Cost is a JSON number (the spec's type); Decimal -> float keeps the shortest repr.
-    return {"cost": float(view.cost) if view.cost is not None else None, "is_byok": False}
+    # Cost is a JSON number (the spec's type), written from the Decimal exactly.
+    return {"cost": view.cost, "is_byok": False}
 
 
 def submit_json(view: JobView) -> dict[str, Any]:
