@@ -2,6 +2,7 @@ import itertools
 from decimal import Decimal
 
 import pytest
+from django.db.models import F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -206,7 +207,7 @@ def test_any_interleaving_of_snapshots_ends_consistent(sequence):
         ranks.append(JobStatus.rank(VideoJob.objects.get(pk=job.pk).status))
     job.refresh_from_db()
     assert ranks == sorted(ranks), "rank decreased"
-    events = list(JobEvent.objects.filter(job=job).exclude(from_status=F_to_status()))
+    events = list(JobEvent.objects.filter(job=job).exclude(from_status=F("to_status")))
     assert [e.from_status for e in events][:1] in ([], ["pending"])
     for before, after in itertools.pairwise(events):
         assert before.to_status == after.from_status
@@ -219,9 +220,3 @@ def test_any_interleaving_of_snapshots_ends_consistent(sequence):
     if entries:
         costs = [c for s, _, c in sequence if s == "completed" and c is not None]
         assert UsageEntry.objects.get(job=job).cost == (costs[0] if costs else None)
-
-
-def F_to_status():
-    from django.db.models import F
-
-    return F("to_status")
