@@ -86,6 +86,7 @@ _STATUS_RANK = {
 
 class EventSource(models.TextChoices):
     API = "api", _("API")
+    WEB = "web", _("web page")
     SUBMIT = "submit", _("submission")
     POLL = "poll", _("poll")
     WEBHOOK = "webhook", _("webhook")

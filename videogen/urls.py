@@ -2,6 +2,7 @@
 
 from django.urls import include, path
 
+from videogen import views
 from videogen.views import OpenRouterWebhookView
 
 app_name = "videogen"
@@ -9,4 +10,13 @@ app_name = "videogen"
 urlpatterns = [
     path("webhooks/openrouter/", OpenRouterWebhookView.as_view(), name="openrouter-webhook"),
     path("api/", include("videogen.api.urls")),
+    path("", views.workspace_list, name="workspaces"),
+    path("w/<slug:slug>/", views.workspace_detail, name="workspace"),
+    path("w/<slug:slug>/jobs/<uuid:public_id>/", views.job_detail, name="job"),
+    path("w/<slug:slug>/jobs/<uuid:public_id>/refresh/", views.job_refresh, name="job-refresh"),
+    path(
+        "w/<slug:slug>/jobs/<uuid:public_id>/outputs/<int:index>/",
+        views.job_output,
+        name="job-output",
+    ),
 ]
