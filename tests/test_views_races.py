@@ -13,16 +13,15 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
-from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+from tests.concurrency import run_together
 from tests.factories import make_job, make_workspace
 from tests.webhook_signing import SECRET, event, sign
 from videogen.models import (
@@ -55,35 +54,6 @@ def webhook_settings(settings):
         "WEBHOOK_SECRETS": [SECRET],
         "POLL_CONCURRENCY": 4,
     }
-
-
-def run_together(count: int, fn: Callable[[int], Any], *, timeout: float = 60) -> list[Any]:
-    """Run ``fn(index)`` in ``count`` threads released together by a barrier; return the
-    results in index order. Each thread closes its connection; the first error is re-raised."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-    errors: list[BaseException] = []
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = fn(index)
-        except BaseException as err:  # surfaced in the test's thread below
-            errors.append(err)
-            barrier.abort()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=timeout)
-    assert not any(t.is_alive() for t in threads), "a racing thread did not finish"
-    real = [e for e in errors if not isinstance(e, threading.BrokenBarrierError)]
-    if real or errors:
-        raise (real or errors)[0]
-    return results
 
 
 def completed_snapshot(provider_id: str, cost: Decimal) -> VideoJobSnapshot:
@@ -201,14 +171,14 @@ def test_webhooks_pollers_and_sweeps_racing_complete_each_job_once(seed, monkeyp
                 break
         return reports
 
-    def worker(index: int) -> Any:
+    def worker(index: int, _barrier: threading.Barrier) -> Any:
         if index < webhook_threads:
             return ("webhook", webhook_sender(index))
         if index < webhook_threads + poll_threads:
             return ("poll", poller(index))
         return ("sweep", sweeper(index))
 
-    results = run_together(webhook_threads + poll_threads + sweep_threads, worker)
+    results = run_together(webhook_threads + poll_threads + sweep_threads, worker, timeout=60)
 
     answers = Counter(code for kind, r in results if kind == "webhook" for code in r)
     assert answers == Counter({204: webhook_threads * len(jobs) * 2}), answers
@@ -246,7 +216,7 @@ def test_the_same_event_delivered_by_ten_threads_is_processed_once():
     key = f"{job.provider_job_id}-completed"
 
     answers = run_together(
-        10, lambda index: webhook_receive(body=body, headers=signed_headers(body, key))
+        10, lambda index, _barrier: webhook_receive(body=body, headers=signed_headers(body, key))
     )
 
     assert [a.status_code for a in answers] == [204] * 10
@@ -266,7 +236,7 @@ def test_concurrent_http_duplicates_across_many_jobs_are_processed_once_each():
     jobs = in_flight_jobs(10, "whttp")
     bodies = [(event(j.provider_job_id, cost=0.3), f"{j.provider_job_id}-completed") for j in jobs]
 
-    def sender(index: int) -> list[int]:
+    def sender(index: int, _barrier: threading.Barrier) -> list[int]:
         client = Client()
         # Every thread walks the same jobs in the same order: maximal collisions per key.
         return [post(client, body, key) for body, key in bodies]

@@ -11,13 +11,12 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
 
+from tests.concurrency import run_together
 from tests.factories import make_job, make_workspace
 from videogen import signals
 from videogen.models import EventSource, JobEvent, JobStatus, UsageEntry, VideoJob
@@ -28,38 +27,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 THREADS = 16
 SOURCES = (EventSource.POLL, EventSource.WEBHOOK, EventSource.SWEEP)
-
-
-def run_together(count: int, fn: Callable[[int, threading.Barrier], Any]) -> list[Any]:
-    """Run ``fn(index, barrier)`` in ``count`` threads released together; return results.
-
-    ``barrier`` (already passed once) may be reused by ``fn`` to line threads up again.
-    Each thread closes its database connection; the first exception is re-raised here.
-    """
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-    errors: list[BaseException] = []
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = fn(index, barrier)
-        except BaseException as err:  # surfaced in the test's thread below
-            errors.append(err)
-            barrier.abort()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(t.is_alive() for t in threads), "a racing thread did not finish"
-    real = [e for e in errors if not isinstance(e, threading.BrokenBarrierError)]
-    if real or errors:
-        raise (real or errors)[0]
-    return results
 
 
 def snap(provider_id: str, status: str, *, cost: Any = "absent") -> VideoJobSnapshot:

@@ -17,8 +17,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from tests.concurrency import run_together
 from tests.factories import make_workspace
-from tests.services.test_lifecycle_races import assert_event_chain, run_together, snap
+from tests.services.test_lifecycle_races import assert_event_chain, snap
 from videogen.models import EventSource, JobEvent, JobStatus, UsageEntry, VideoJob
 from videogen.services import reconcile
 from videogen.services.lifecycle import job_apply_snapshot
