@@ -123,6 +123,13 @@ def unused_tcp_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_until(predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not predicate():
+        time.sleep(0.05)
+    return predicate()
+
+
 def sweep_until(predicate, timeout: float = 10.0) -> bool:
     """The recovery sweep, run as its schedule would, until ``predicate()`` holds."""
     deadline = time.monotonic() + timeout
@@ -278,7 +285,10 @@ def assert_completed_after_giving_up(job: VideoJob, source: str) -> None:
         "sweep",
     ) in history
     assert ("failed", "completed", source) in history
-    assert VideoOutput.objects.filter(job=job, status=OutputStatus.STORED).exists()
+    # Its video is fetched after the completion commits (the same task as any completion).
+    assert wait_until(
+        lambda: VideoOutput.objects.filter(job=job, status=OutputStatus.STORED).exists()
+    )
 
 
 def test_a_job_given_up_on_that_the_provider_completes_is_billed_by_webhook(site):

@@ -178,16 +178,17 @@ def _try_transition(
                     needs_attention=False,
                     locally_closed=False,
                 )
-            updates.update(fields)
-            updates.update(fill_fields)
-            updates["status"] = to_status
+            if current == JobStatus.UNKNOWN or current in JobStatus.terminal():
+                # The doubt is resolved (or the provider overrules the site): its traces go.
+                updates.update(failure_reason="", last_error="", needs_attention=False)
             if current in JobStatus.terminal():
                 message = message or (
                     f"the provider reported {to_status} after the site had given up "
                     f"({job.failure_reason or 'closed locally'})"
                 )
-                if to_status == JobStatus.COMPLETED:
-                    updates.setdefault("failure_reason", "")
+            updates.update(fields)
+            updates.update(fill_fields)
+            updates["status"] = to_status
         elif relevant:
             # Same status: write only what actually changes (most polls change nothing).
             terminal = current in JobStatus.terminal()
