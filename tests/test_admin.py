@@ -125,6 +125,37 @@ def test_rejected_deliveries_are_never_replayed(admin_client):
     assert "never replayed" in response.content.decode()
 
 
+def test_unprocessable_deliveries_are_not_replayed(admin_client, settings):
+    from django.test import Client
+
+    from tests.webhook_signing import SECRET, event, sign
+    from videogen.models import WebhookDelivery
+
+    settings.VIDEOGEN = {"API_KEY": "k", "WEBHOOK_SECRETS": [SECRET]}
+    job = make_job(status="in_progress", provider_job_id="job-poison")
+    body = event("job-poison", generation_id="g" * 201)
+    answer = Client().post(
+        "/videogen/webhooks/openrouter/",
+        body,
+        content_type="application/json",
+        HTTP_X_OPENROUTER_SIGNATURE=sign(body),
+    )
+    assert answer.status_code == 200
+    delivery = WebhookDelivery.objects.get()
+    response = admin_client.post(
+        reverse("admin:videogen_webhookdelivery_changelist"),
+        {"action": "replay_deliveries", "_selected_action": [delivery.pk]},
+        follow=True,
+    )
+    assert "not replayed" in response.content.decode()
+    job.refresh_from_db()
+    assert job.status == "in_progress"
+    listing = admin_client.get(
+        reverse("admin:videogen_webhookdelivery_changelist"), {"outcome": "unprocessable"}
+    )
+    assert listing.status_code == 200 and "job-poison" in listing.content.decode()
+
+
 def test_usage_report_page_shows_spend_and_downloads_csv(admin_client):
     from decimal import Decimal
 
