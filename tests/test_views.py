@@ -272,23 +272,6 @@ def test_atomic_requests_site_applies_events_outside_a_request_transaction(
     assert WebhookDelivery.objects.get().outcome == "processed"
 
 
-@pytest.mark.django_db(transaction=True)
-def test_atomic_requests_site_keeps_the_delivery_when_processing_fails(
-    client, job, atomic_requests, monkeypatch
-):
-    from videogen.services import webhooks
-
-    def down(**kwargs):
-        raise OperationalError("server closed the connection")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(webhooks, "job_apply_snapshot", down)
-        assert post(client, event("job-1")).status_code == 503
-    assert WebhookDelivery.objects.get().outcome == "received"  # kept for the retry
-    assert post(client, event("job-1")).status_code == 204
-    assert VideoJob.objects.get(pk=job.pk).status == "completed"
-
-
 # --- deduplication bound to the signed body -----------------------------------------------------
 
 
@@ -409,11 +392,15 @@ def test_a_poison_event_leaves_the_job_to_the_poller(client, job):
     assert WebhookDelivery.objects.get().outcome == "unprocessable"
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("atomic", [False, True], ids=["autocommit", "atomic-requests"])
 @pytest.mark.parametrize("error", [OperationalError, InterfaceError], ids=lambda e: e.__name__)
-def test_database_unavailable_answers_503_and_the_retry_is_processed(
-    client, job, monkeypatch, error
+def test_database_unavailable_answers_503_keeps_the_delivery_and_the_retry_is_processed(
+    client, job, monkeypatch, error, atomic
 ):
     from videogen.services import webhooks
+
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", atomic)
 
     def down(**kwargs):
         raise error("connection refused")
@@ -421,6 +408,7 @@ def test_database_unavailable_answers_503_and_the_retry_is_processed(
     with monkeypatch.context() as patch:
         patch.setattr(webhooks, "job_apply_snapshot", down)
         assert post(client, event("job-1")).status_code == 503
+    assert WebhookDelivery.objects.get().outcome == "received"  # kept for the retry
     assert post(client, event("job-1")).status_code == 204
     job.refresh_from_db()
     assert job.status == "completed"
