@@ -127,13 +127,7 @@ class _Envelope:
     status: str  # data.status, else the type's suffix
     data: dict[str, Any]
     provider_job_id: str
-
-    @property
-    def handled(self) -> bool:
-        suffix = self.event_type.removeprefix(EVENT_PREFIX)
-        return self.event_type.startswith(EVENT_PREFIX) and (
-            parse_status(suffix) is not VideoStatus.UNKNOWN
-        )
+    handled: bool  # a video.generation.<status> event this version applies
 
     @property
     def idempotency_key(self) -> str | None:
@@ -262,7 +256,7 @@ def _receive(body: bytes | None, headers: Mapping[str, str], callback_ref: str) 
             return _acknowledge_unprocessable(
                 body=body,
                 headers=headers,
-                reason=f"Delivery could not be stored: {err}",
+                reason=hygiene.printable(f"Delivery could not be stored: {err}", 2000),
                 signature_valid=signature_valid,
                 callback_ref=callback_ref,
             )
@@ -443,8 +437,17 @@ def _parse(body: bytes) -> _Envelope:
     usage = VideoUsage.from_json(data.get("usage"))  # the cost as the ledger would read it
     if usage is not None and usage.cost is not None and abs(usage.cost) >= _COST_LIMIT:
         raise _Unprocessable(f"data.usage.cost: more than the ledger holds (< {_COST_LIMIT}).")
+    suffix = event_type.removeprefix(EVENT_PREFIX)
+    handled = event_type.startswith(EVENT_PREFIX) and (
+        parse_status(suffix) is not VideoStatus.UNKNOWN
+    )
     return _Envelope(
-        text=text, event_type=event_type, status=status, data=data, provider_job_id=job_id
+        text=text,
+        event_type=event_type,
+        status=status,
+        data=data,
+        provider_job_id=job_id,
+        handled=handled,
     )
 
 
