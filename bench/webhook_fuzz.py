@@ -256,6 +256,7 @@ class Sender:
             if status is None:  # the server closed the connection (e.g. after a 413)
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                body, headers = make()  # signed again, as a client's retry would be
                 status = self._post(conn, body, headers) or 0
             with self.lock:
                 self.answers[(kind, status)] += 1
