@@ -122,29 +122,42 @@ def test_jobs_cannot_be_added_or_edited_by_hand(admin_client):
     assert job.prompt != "changed"
 
 
-def test_webhook_replay_applies_a_stored_event_once_its_job_exists(admin_client, settings):
+def deliver_webhook(settings, body: bytes) -> int:
     from django.test import Client
 
-    from tests.webhook_signing import SECRET, event, sign
-    from videogen.models import WebhookDelivery
+    from tests.webhook_signing import SECRET, sign
 
     settings.VIDEOGEN = {"API_KEY": "k", "WEBHOOK_SECRETS": [SECRET]}
-    body = event("job-late")
-    Client().post(
-        "/videogen/webhooks/openrouter/",
-        body,
-        content_type="application/json",
-        HTTP_X_OPENROUTER_SIGNATURE=sign(body),
+    return (
+        Client()
+        .post(
+            "/videogen/webhooks/openrouter/",
+            body,
+            content_type="application/json",
+            HTTP_X_OPENROUTER_SIGNATURE=sign(body),
+        )
+        .status_code
     )
-    delivery = WebhookDelivery.objects.get()
-    assert delivery.outcome == "unknown_job"
-    job = make_job(status="pending", provider_job_id="job-late")
+
+
+def replay(admin_client, delivery) -> str:
     response = admin_client.post(
         reverse("admin:videogen_webhookdelivery_changelist"),
         {"action": "replay_deliveries", "_selected_action": [delivery.pk]},
         follow=True,
     )
-    assert "pending → completed" in response.content.decode()
+    return response.content.decode()
+
+
+def test_webhook_replay_applies_a_stored_event_once_its_job_exists(admin_client, settings):
+    from tests.webhook_signing import event
+    from videogen.models import WebhookDelivery
+
+    deliver_webhook(settings, event("job-late"))
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.outcome == "unknown_job"
+    job = make_job(status="pending", provider_job_id="job-late")
+    assert "pending → completed" in replay(admin_client, delivery)
     job.refresh_from_db()
     assert job.status == "completed"
     delivery.refresh_from_db()
@@ -155,12 +168,23 @@ def test_rejected_deliveries_are_never_replayed(admin_client):
     from videogen.models import WebhookDelivery
 
     delivery = WebhookDelivery.objects.create(body="{}", signature_valid=False, outcome="rejected")
-    response = admin_client.post(
-        reverse("admin:videogen_webhookdelivery_changelist"),
-        {"action": "replay_deliveries", "_selected_action": [delivery.pk]},
-        follow=True,
+    assert "never replayed" in replay(admin_client, delivery)
+
+
+def test_unprocessable_deliveries_are_not_replayed(admin_client, settings):
+    from tests.webhook_signing import event
+    from videogen.models import WebhookDelivery
+
+    job = make_job(status="in_progress", provider_job_id="job-poison")
+    assert deliver_webhook(settings, event("job-poison", generation_id="g" * 201)) == 200
+    delivery = WebhookDelivery.objects.get()
+    assert "not replayed" in replay(admin_client, delivery)
+    job.refresh_from_db()
+    assert job.status == "in_progress"
+    listing = admin_client.get(
+        reverse("admin:videogen_webhookdelivery_changelist"), {"outcome": "unprocessable"}
     )
-    assert "never replayed" in response.content.decode()
+    assert listing.status_code == 200 and "job-poison" in listing.content.decode()
 
 
 def test_usage_report_page_shows_spend_and_downloads_csv(admin_client):

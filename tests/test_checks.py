@@ -27,11 +27,17 @@ def test_unsigned_webhooks_allowed_warns():
         assert ids(check_videogen_settings()) == ["videogen.W002"]
 
 
-def test_secrets_must_be_a_list():
+def test_a_secret_given_as_a_string_is_one_secret_not_an_error():
     with override_settings(
         VIDEOGEN={"SIMULATOR": False, "API_KEY": "k", "WEBHOOK_SECRETS": "one-secret"}
     ):
-        assert "videogen.E002" in ids(check_videogen_settings())
+        assert check_videogen_settings() == []
+
+
+def test_a_value_of_the_wrong_type_is_reported_naming_the_key():
+    with override_settings(VIDEOGEN={"WEBHOOK_SECRETS": 42}):
+        (message,) = check_videogen_settings()
+    assert message.id == "videogen.E000" and "WEBHOOK_SECRETS" in message.msg
 
 
 def test_unknown_key_is_reported_not_raised():

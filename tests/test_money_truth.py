@@ -265,7 +265,7 @@ def test_a_refused_submission_fails_clearly_and_creates_nothing(site):
 def give_up_by_deadline(site: Site) -> VideoJob:
     site.simulator.config.apply_patch({"pending_seconds": 3600.0})
     job = site.create()
-    site.configure(JOB_DEADLINE_SECONDS=0)
+    site.configure(JOB_DEADLINE_SECONDS=0.001)
     assert sweep_until(lambda: status_of(job) == JobStatus.FAILED)
     site.configure(JOB_DEADLINE_SECONDS=6 * 3600)
     job.refresh_from_db()

@@ -10,6 +10,7 @@ threads start together on a ``threading.Barrier``.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from collections import Counter
@@ -18,6 +19,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import responses
+from django.db import OperationalError, connection, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -251,3 +254,39 @@ def test_concurrent_http_duplicates_across_many_jobs_are_processed_once_each():
     for job in jobs:
         assert assert_completed_once(job).source == EventSource.WEBHOOK
         assert job.cost == Decimal("0.3")
+
+
+# --- no provider call under a lock ----------------------------------------------------------------
+def test_confirm_by_polling_holds_no_lock_while_the_provider_answers(settings):
+    settings.VIDEOGEN = {**settings.VIDEOGEN, "WEBHOOK_CONFIRM_BY_POLLING": True}
+    (job,) = in_flight_jobs(1, "wpoll")
+    body = event(job.provider_job_id)
+    probes: list[str] = []
+
+    def probe() -> None:
+        # Another connection locks the delivery and the job without waiting.
+        try:
+            with transaction.atomic():
+                list(WebhookDelivery.objects.select_for_update(nowait=True).values("pk"))
+                list(VideoJob.objects.select_for_update(nowait=True).filter(pk=job.pk).values("pk"))
+            probes.append("free")
+        except OperationalError as err:
+            probes.append(f"locked: {err}")
+        finally:
+            connection.close()
+
+    def provider(request):
+        thread = threading.Thread(target=probe)
+        thread.start()
+        thread.join(timeout=10)
+        answer = completed_snapshot(job.provider_job_id, POLL_COST).raw
+        return 200, {}, json.dumps(answer, default=str)
+
+    with responses.RequestsMock() as mock:
+        mock.add_callback(
+            "GET", f"https://openrouter.test/api/v1/videos/{job.provider_job_id}", callback=provider
+        )
+        assert post(Client(), body, f"{job.provider_job_id}-completed") == 204
+    assert probes == ["free"]
+    assert_completed_once(job)
+    assert job.cost == POLL_COST  # the provider's word, not the request's

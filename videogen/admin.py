@@ -392,8 +392,8 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "outcome",
         "processing_ms",
     ]
-    list_filter = ["outcome", "signature_valid", "event_type"]
-    search_fields = ["idempotency_key", "provider_job_id"]
+    list_filter = ["outcome", "signature_valid", "idempotency_header_mismatch", "event_type"]
+    search_fields = ["idempotency_key", "provider_job_id", "callback_ref"]
     raw_id_fields = ["job"]
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
     actions = ["replay_deliveries"]

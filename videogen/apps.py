@@ -10,7 +10,11 @@ class VideogenConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from videogen import checks, receivers, signals  # noqa: F401  (registers them)
+        from videogen.conf import videogen_settings
 
+        # Fail at startup (every process: web workers, qcluster, commands) with the bad key
+        # named, not at the first request: system checks never run under gunicorn.
+        videogen_settings.validate()
         post_migrate.connect(_ensure_schedules, sender=self)
 
 

@@ -3,13 +3,23 @@
 Everything comes from a single ``VIDEOGEN`` dict in the host site's settings, merged over
 ``DEFAULTS``. Values are read lazily and the cache is dropped on ``setting_changed`` so
 ``override_settings(VIDEOGEN=...)`` works in tests. Never read these at import time.
+
+Each key may have a ``Rule`` in ``RULES`` (type, minimum, choices, an optional
+normalisation); the merged settings are checked against them when first read, on every
+reload, and once when the app is ready, so a wrong type fails fast with the key named
+(``ImproperlyConfigured``) instead of misbehaving at the first request. A key without a rule
+accepts any value.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
@@ -42,6 +52,10 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_MAX_BODY_BYTES": 1_048_576,
     # Poll the provider to confirm a webhook's claim before applying it.
     "WEBHOOK_CONFIRM_BY_POLLING": False,
+    # Days WebhookDelivery rows are kept (videogen_prune_deliveries, run daily); None: forever.
+    "WEBHOOK_RETENTION_DAYS": 30,
+    # Days refused deliveries (bad signature, oversized) are kept; None: as long as the rest.
+    "WEBHOOK_REFUSED_RETENTION_DAYS": 7,
     # Absolute URL the provider should call back, sent as callback_url when a job has none.
     "CALLBACK_URL": None,
     # --- submission and reconciliation ----------------------------------------------------
@@ -101,6 +115,124 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+@dataclass(frozen=True)
+class Rule:
+    """What one ``VIDEOGEN`` value may be: its types (``expected`` says it in words),
+    bounds or choices. ``normalise`` runs last and returns the value videogen uses (it may
+    raise ``ValueError`` with the reason). ``bool`` is a number only where it is listed."""
+
+    types: tuple[type, ...]
+    expected: str
+    nullable: bool = False
+    minimum: int | float | None = None
+    positive: bool = False
+    choices: tuple[Any, ...] | None = None
+    normalise: Callable[[Any], Any] | None = None
+
+    def clean(self, key: str, value: Any) -> Any:
+        """The value to use for ``key``; ``ImproperlyConfigured`` naming what is wrong."""
+        if value is None and self.nullable:
+            return None
+        if not isinstance(value, self.types) or (
+            isinstance(value, bool) and bool not in self.types
+        ):
+            raise ImproperlyConfigured(
+                f"VIDEOGEN[{key!r}] must be {self.expected}, not {type(value).__name__}."
+            )
+        if self.minimum is not None and value < self.minimum:
+            raise ImproperlyConfigured(f"VIDEOGEN[{key!r}] must be at least {self.minimum}.")
+        if self.positive and not value > 0:
+            raise ImproperlyConfigured(f"VIDEOGEN[{key!r}] must be greater than 0.")
+        if self.choices is not None and value not in self.choices:
+            allowed = ", ".join(repr(c) for c in self.choices)
+            raise ImproperlyConfigured(f"VIDEOGEN[{key!r}] must be one of {allowed}.")
+        if self.normalise is not None:
+            try:
+                return self.normalise(value)
+            except ValueError as err:
+                raise ImproperlyConfigured(f"VIDEOGEN[{key!r}]: {err}") from None
+        return value
+
+
+def _secret_list(value: str | list | tuple) -> list[str]:
+    # A bare string is one secret (django-anymail reads it so), never list("whsec_…").
+    secrets = [value] if isinstance(value, str) else list(value)
+    for index, secret in enumerate(secrets):
+        if not isinstance(secret, str) or not secret:
+            shown = "an empty string" if secret == "" else type(secret).__name__
+            raise ValueError(f"item {index} must be a non-empty string, not {shown}.")
+        if not secret.isprintable():
+            raise ValueError(f"item {index} contains unprintable characters.")
+    return secrets
+
+
+def _integer(minimum: int, *, nullable: bool = False) -> Rule:
+    expected = "an integer or None" if nullable else "an integer"
+    return Rule((int,), expected, nullable=nullable, minimum=minimum)
+
+
+def _seconds(*, positive: bool = False) -> Rule:
+    return Rule((int, float, Decimal), "a number of seconds", minimum=0, positive=positive)
+
+
+_BOOL = Rule((bool,), "a boolean")
+_TEXT = Rule((str,), "a string")
+_OPTIONAL_TEXT = Rule((str,), "a string or None", nullable=True)
+
+RULES: dict[str, Rule] = {
+    "API_KEY": _OPTIONAL_TEXT,
+    "BASE_URL": _TEXT,
+    "SIMULATOR": _BOOL,
+    "CONNECT_TIMEOUT": _seconds(positive=True),
+    "READ_TIMEOUT": _seconds(positive=True),
+    "HTTP_POOL_SIZE": _integer(1),
+    "APP_URL": _OPTIONAL_TEXT,
+    "APP_TITLE": _OPTIONAL_TEXT,
+    "WEBHOOK_SECRETS": Rule(
+        (str, list, tuple), "a string or a list of non-empty strings", normalise=_secret_list
+    ),
+    "WEBHOOK_TOLERANCE_SECONDS": _integer(1),
+    "WEBHOOK_ALLOW_UNSIGNED": _BOOL,
+    "WEBHOOK_MAX_BODY_BYTES": _integer(1),
+    "WEBHOOK_CONFIRM_BY_POLLING": _BOOL,
+    "WEBHOOK_RETENTION_DAYS": _integer(1, nullable=True),
+    "WEBHOOK_REFUSED_RETENTION_DAYS": _integer(1, nullable=True),
+    "CALLBACK_URL": _OPTIONAL_TEXT,
+    "SUBMIT_MAX_ATTEMPTS": _integer(1),
+    "RECONCILE_EVERY_MINUTES": _integer(1),
+    "RECONCILE_WINDOW_SECONDS": _seconds(),
+    "RECONCILE_IDLE_SECONDS": _seconds(),
+    "RECONCILE_BATCH_SIZE": _integer(1),
+    "POLL_CONCURRENCY": _integer(1),
+    "POLL_INITIAL_DELAY_SECONDS": _seconds(),
+    "POLL_MAX_DELAY_SECONDS": _seconds(),
+    "POLL_LEASE_SECONDS": _seconds(positive=True),
+    "NOT_FOUND_LIMIT": _integer(1),
+    "JOB_DEADLINE_SECONDS": _seconds(positive=True),
+    "SUBMITTING_STALE_SECONDS": _seconds(),
+    "QUEUED_STALE_SECONDS": _seconds(),
+    "UNKNOWN_OUTCOME_ATTENTION_SECONDS": _seconds(),
+    "FOLLOW_UP_SECONDS": _seconds(),
+    "FOLLOW_UP_POLL_SECONDS": _seconds(),
+    "LATE_COST_MAX_SECONDS": _seconds(),
+    "MODEL_SYNC_INTERVAL_MINUTES": _integer(1),
+    "STORE_OUTPUTS": _BOOL,
+    "OUTPUT_STORAGE": _TEXT,
+    "OUTPUT_PATH_PREFIX": _TEXT,
+    "OUTPUT_RETENTION_DAYS": _integer(0, nullable=True),
+    "OUTPUT_MAX_ATTEMPTS": _integer(1),
+    "TASKS_SYNC": _BOOL,
+}
+
+
+def validated(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` checked and normalised key by key (keys without a rule pass as they are)."""
+    return {
+        key: RULES[key].clean(key, value) if key in RULES else value
+        for key, value in values.items()
+    }
+
+
 class VideogenSettings:
     """Attribute access to ``settings.VIDEOGEN`` merged over ``DEFAULTS``."""
 
@@ -114,15 +246,18 @@ class VideogenSettings:
 
     def _merged(self) -> dict[str, Any]:
         if self._cache is None:
-            unknown = set(self.user_settings) - set(self._defaults)
-            if unknown:
-                from django.core.exceptions import ImproperlyConfigured
-
+            user = self.user_settings
+            if not isinstance(user, dict):
                 raise ImproperlyConfigured(
-                    f"Unknown VIDEOGEN setting(s): {', '.join(sorted(unknown))}. "
+                    f"settings.VIDEOGEN must be a dict, not {type(user).__name__}."
+                )
+            unknown = set(user) - set(self._defaults)
+            if unknown:
+                raise ImproperlyConfigured(
+                    f"Unknown VIDEOGEN setting(s): {', '.join(sorted(map(str, unknown)))}. "
                     f"Known keys: {', '.join(sorted(self._defaults))}."
                 )
-            self._cache = {**self._defaults, **self.user_settings}
+            self._cache = validated({**self._defaults, **user})
         return self._cache
 
     def __getattr__(self, name: str) -> Any:
@@ -132,6 +267,10 @@ class VideogenSettings:
 
     def reload(self) -> None:
         self._cache = None
+
+    def validate(self) -> None:
+        """Read and check every key now (``ImproperlyConfigured`` naming the first bad one)."""
+        self._merged()
 
 
 videogen_settings = VideogenSettings(DEFAULTS)

@@ -453,6 +453,9 @@ class WebhookOutcome(models.TextChoices):
     UNKNOWN_JOB = "unknown_job", _("unknown job")
     IGNORED = "ignored", _("ignored (event type not handled)")
     REJECTED = "rejected", _("rejected")
+    # Signed, but the event cannot be applied (hostile text, too deep, a field too long…):
+    # stored as an excerpt with the reason and acknowledged; the poller finishes the job.
+    UNPROCESSABLE = "unprocessable", _("unprocessable (signed, not applied)")
     ERROR = "error", _("error")
 
 
@@ -469,8 +472,23 @@ class WebhookDelivery(models.Model):
         blank=True,
         related_name="webhook_deliveries",
     )
+    idempotency_header_mismatch = models.BooleanField(
+        default=False,
+        help_text=_("The idempotency key header disagreed with the signed body and was ignored."),
+    )
+    callback_ref = models.CharField(
+        max_length=128,
+        blank=True,
+        help_text=_("The ?ref= of the callback URL the provider called (the site's job token)."),
+    )
     headers = models.JSONField(default=dict, blank=True)
-    body = models.TextField(blank=True)
+    body = models.TextField(
+        blank=True,
+        help_text=_(
+            "The raw body of an accepted delivery; for a refused or unprocessable one only an "
+            "escaped excerpt."
+        ),
+    )
     signature_valid = models.BooleanField(null=True)
     outcome = models.CharField(
         max_length=16, choices=WebhookOutcome.choices, default=WebhookOutcome.RECEIVED

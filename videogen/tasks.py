@@ -7,6 +7,7 @@ from videogen.services.catalog import catalog_sync
 from videogen.services.outputs import outputs_fetch
 from videogen.services.reconcile import reconcile_window
 from videogen.services.submission import job_submit
+from videogen.services.webhook_retention import webhook_deliveries_prune
 
 
 def submit_job(job_id: int) -> str:
@@ -27,3 +28,7 @@ def sync_models() -> str:
 
 def fetch_outputs(job_id: int) -> str:
     return str(outputs_fetch(job_id=job_id))
+
+
+def prune_deliveries() -> str:
+    return str(webhook_deliveries_prune())

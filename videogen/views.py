@@ -11,7 +11,7 @@ import posixpath
 from uuid import UUID
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_not_required, login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -58,23 +58,27 @@ def _read_capped_body(request: HttpRequest, limit: int) -> bytes | None:
 
 
 @method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(login_not_required, name="dispatch")
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
 class OpenRouterWebhookView(View):
     """POST endpoint for ``callback_url``: verify, store, apply, answer (see services.webhooks).
 
-    Opts out of ATOMIC_REQUESTS so the delivery record survives a failure while processing.
+    Works in any host site: CSRF-exempt (the signature is the authentication), exempt from
+    Django's ``LoginRequiredMiddleware``, and out of ``ATOMIC_REQUESTS`` so the delivery
+    record survives a failure while processing and no provider call runs in a transaction.
     """
 
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        body = _read_capped_body(request, int(videogen_settings.WEBHOOK_MAX_BODY_BYTES))
+        body = _read_capped_body(request, videogen_settings.WEBHOOK_MAX_BODY_BYTES)
         answer = webhook_receive(
             body=body, headers=request.headers, callback_ref=request.GET.get("ref")
         )
         if answer.status_code == 204:
             return HttpResponse(status=204)
-        return JsonResponse({"error": answer.message}, status=answer.status_code)
+        key = "detail" if answer.status_code < 400 else "error"
+        return JsonResponse({key: answer.message}, status=answer.status_code)
 
 
 # --- workspace pages ----------------------------------------------------------------------

@@ -226,10 +226,104 @@ def test_spaces_and_unknown_schemes_are_tolerated():
 
 
 def test_parse_signature_header():
-    assert parse_signature_header(f"t={TS},v1=abc,v1=def") == (TS, ["abc", "def"])
+    first, second = "ab" * 32, "CD" * 32
+    assert parse_signature_header(f"t={TS},v1={first},v1={second}") == (
+        TS,
+        [first, second.lower()],
+    )
+
+
+def test_upper_case_hex_is_the_same_signature():
+    assert verify(f"t={TS},v1={hex_sig(SECRET, TS, BODY).upper()}") == TS
+
+
+# --- only what the format allows (issue #12: these were 500s) -------------------------------
+
+GOOD_V1 = "a" * 64
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"t={'9' * 309},v1={GOOD_V1}",  # OverflowError comparing times
+        f"t={'9' * 13},v1={GOOD_V1}",
+        f"t={TS},v1={'é' * 64}",  # TypeError in hmac.compare_digest
+        f"t={TS},v1=ab",
+        f"t={TS},v1={'a' * 65}",
+        f"t={TS},v1={'g' * 64}",
+        f"t=١٧٣٥٧٣٢٨٠٠,v1={GOOD_V1}",  # Arabic-Indic digits: int() would take them
+        f"t=+{TS},v1={GOOD_V1}",
+        f"t=-{TS},v1={GOOD_V1}",
+        f"t={TS}.5,v1={GOOD_V1}",
+        f"t=1_735_732_800,v1={GOOD_V1}",
+        f"t={TS},t={TS},v1={GOOD_V1}",
+        f"t={TS},v1={GOOD_V1},garbage",
+        f"t={TS},v1={GOOD_V1},é=1",
+        f"t={TS},v1={GOOD_V1}\x00",
+        f"t={TS},v1=\ud800{'a' * 63}",
+        f"t={TS}," + ",".join([f"v1={GOOD_V1}"] * 20),
+    ],
+    ids=[
+        "309-digit-timestamp",
+        "13-digit-timestamp",
+        "non-ascii-v1",
+        "short-v1",
+        "long-v1",
+        "non-hex-v1",
+        "unicode-digits",
+        "signed-timestamp",
+        "negative-timestamp",
+        "fractional-timestamp",
+        "underscored-timestamp",
+        "two-timestamps",
+        "item-without-equals",
+        "non-ascii-scheme",
+        "nul",
+        "lone-surrogate",
+        "over-long-header",
+    ],
+)
+def test_only_the_documented_format_is_accepted(value):
+    with pytest.raises(SignatureError):
+        verify(value, now=TS + 0.5)  # a float clock (as in production) inside the window
 
 
 # --- properties ----------------------------------------------------------------------------
+
+hostile_text = st.text(max_size=200) | st.sampled_from(
+    ["\x00", "\ud800", "t=" + "9" * 400, "v1=" + "é" * 64, "," * 50]
+)
+
+
+def _verified_or_refused(header_value, *, body=BODY):
+    try:
+        result = verify(header_value, body=body, now=TS + 0.5)
+    except SignatureError:
+        return "refused"
+    assert result == TS
+    return "verified"
+
+
+@given(header_value=hostile_text)
+def test_any_header_text_is_verified_or_a_signature_error(header_value):
+    _verified_or_refused(header_value)
+
+
+@given(
+    timestamp=st.one_of(
+        st.integers(min_value=-(10**400), max_value=10**400).map(str),
+        st.text(max_size=30),
+    ),
+    signatures=st.lists(
+        st.one_of(st.text(max_size=80), st.just(hex_sig(SECRET, TS, BODY))), max_size=4
+    ),
+    extra=st.lists(st.tuples(st.text(max_size=10), st.text(max_size=20)), max_size=3),
+)
+def test_any_assembled_header_is_verified_or_a_signature_error(timestamp, signatures, extra):
+    parts = [f"t={timestamp}", *(f"v1={s}" for s in signatures), *(f"{k}={v}" for k, v in extra)]
+    outcome = _verified_or_refused(",".join(parts))
+    if outcome == "verified":
+        assert timestamp.strip() == str(TS)
 
 
 @given(

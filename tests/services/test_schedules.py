@@ -2,7 +2,12 @@ import pytest
 from django.core.management import call_command
 from django_q.models import Schedule
 
-from videogen.services.schedules import RECONCILE_SCHEDULE, SYNC_MODELS_SCHEDULE, schedules_ensure
+from videogen.services.schedules import (
+    PRUNE_DELIVERIES_SCHEDULE,
+    RECONCILE_SCHEDULE,
+    SYNC_MODELS_SCHEDULE,
+    schedules_ensure,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -14,7 +19,9 @@ def test_migrate_created_the_schedules_once_and_reruns_never_duplicate(settings)
     names = list(
         Schedule.objects.filter(name__startswith="videogen.").values_list("name", flat=True)
     )
-    assert sorted(names) == sorted([RECONCILE_SCHEDULE, SYNC_MODELS_SCHEDULE])
+    assert sorted(names) == sorted(
+        [RECONCILE_SCHEDULE, SYNC_MODELS_SCHEDULE, PRUNE_DELIVERIES_SCHEDULE]
+    )
 
 
 def test_schedules_follow_the_settings(settings):

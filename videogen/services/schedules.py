@@ -8,6 +8,7 @@ from videogen.conf import videogen_settings
 
 RECONCILE_SCHEDULE = "videogen.reconcile"
 SYNC_MODELS_SCHEDULE = "videogen.sync_models"
+PRUNE_DELIVERIES_SCHEDULE = "videogen.prune_deliveries"
 
 
 def schedules_ensure() -> list[Schedule]:
@@ -18,6 +19,7 @@ def schedules_ensure() -> list[Schedule]:
             "videogen.tasks.sync_models",
             videogen_settings.MODEL_SYNC_INTERVAL_MINUTES,
         ),
+        PRUNE_DELIVERIES_SCHEDULE: ("videogen.tasks.prune_deliveries", 24 * 60),
     }
     schedules = []
     for name, (func, minutes) in wanted.items():
