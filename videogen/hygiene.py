@@ -105,15 +105,16 @@ def too_deep(max_depth: int) -> Problem:
     return Problem("too_deep", f"JSON is nested deeper than {max_depth} levels.")
 
 
-def loads(raw: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+def loads(raw: str | bytes, *, max_depth: int = MAX_JSON_DEPTH, parse_float: Any = Decimal) -> Any:
     """``json.loads`` with money as ``Decimal``, refusing over-deep documents before parsing.
 
     Raises ``HostileInput`` (``too_deep``) or ``ValueError`` for text that is not JSON
-    (``UnicodeDecodeError`` included); ``NaN`` and ``Infinity`` are not JSON here.
+    (``UnicodeDecodeError`` included); ``NaN`` and ``Infinity`` are not JSON here. Bodies that
+    carry no money and are stored in plain JSON columns pass ``parse_float=float``.
     """
     if json_depth(raw) > max_depth:
         raise HostileInput("", too_deep(max_depth))
-    return json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+    return json.loads(raw, parse_float=parse_float, parse_constant=_reject_constant)
 
 
 def _reject_constant(name: str) -> Any:
@@ -154,6 +155,27 @@ def json_problems(
 
 def first_json_problem(value: Any, **kwargs: Any) -> tuple[str, Problem] | None:
     return next(json_problems(value, **kwargs), None)
+
+
+def object_problems(
+    data: dict, *, max_depth: int = MAX_JSON_DEPTH
+) -> Iterator[tuple[str | None, str, Problem]]:
+    """The first problem under each key of a JSON object, as ``(key, path, problem)``.
+
+    ``key`` is ``None`` when the key itself breaks the rule (its ``path`` is then the key,
+    escaped by ``printable``); a form or an API names ``key`` as the field in error.
+    """
+    for key, value in data.items():
+        if not isinstance(key, str):
+            continue
+        if problem := text_problem(key, multiline=False):
+            yield None, printable(key, 50), problem
+            continue
+        found = first_json_problem(value, max_depth=max_depth - 1)
+        if found is not None:
+            path, problem = found
+            where = key if not path else f"{key}{path}" if path[0] == "[" else f"{key}.{path}"
+            yield key, printable(where, 200), problem
 
 
 def _finite(number: float | Decimal) -> bool:

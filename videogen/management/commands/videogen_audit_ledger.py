@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from videogen.management.arguments import clean_argument
 from videogen.models import Workspace
 from videogen.services.ledger import ledger_audit
 
@@ -15,6 +16,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, workspace=None, **options):
         ids = None
+        for slug in workspace or ():
+            clean_argument(slug, option="--workspace", max_length=100)
         if workspace:
             found = dict(Workspace.objects.filter(slug__in=workspace).values_list("slug", "pk"))
             unknown = sorted(set(workspace) - set(found))
