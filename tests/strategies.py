@@ -10,7 +10,8 @@ hooks): what a hostile client, a broken proxy or a fuzzer sends.
 - ``hostile_json``: JSON values (nested, with hostile keys and leaves) within the depth limit;
   ``deep_json_text``: raw JSON text nested beyond it (hundreds to thousands of levels).
 - ``with_hostile_value``: a copy of a valid body with one value (anywhere in it) replaced.
-- ``hostile_query``: query parameters whose names or values are hostile.
+- ``hostile_query``: query parameters whose names or values are hostile; ``url_hostile_text``:
+  hostile text as a server reads it from a URL.
 
 JSON that must carry a lone surrogate is sent as text made by ``json_text`` (``\\ud800``
 escapes are plain ASCII on the wire: exactly what a client can send).
@@ -51,6 +52,15 @@ def hostile_text(draw, *, max_size: int = 40) -> str:
     result = text[:at] + draw(hostile_characters) + text[at:]
     assert hygiene.text_problem(result) is not None
     return result
+
+
+def as_received_in_urls(text: str) -> str:
+    """``text`` as a server reads it from a URL: what UTF-8 cannot encode (a lone surrogate)
+    travels as invalid bytes, which the server decodes as U+FFFD."""
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+url_hostile_text = hostile_text().map(as_received_in_urls)
 
 
 huge_integers = st.one_of(
@@ -131,12 +141,13 @@ def with_hostile_value(draw, body: dict, *, values: st.SearchStrategy | None = N
 
 @st.composite
 def hostile_query(draw, names: list[str]) -> dict[str, str]:
-    """Query parameters (the given names or hostile ones) with hostile or absurd values."""
+    """Query parameters (the given names or hostile ones) with hostile or absurd values, as a
+    server receives them (see ``as_received_in_urls``)."""
     values = st.one_of(
-        hostile_text(),
-        anything_text(),
+        url_hostile_text,
+        anything_text().map(as_received_in_urls),
         st.text(min_size=1001, max_size=1100),  # over every parameter's length limit
         st.sampled_from(["", "-1", "0", "1e5", "9" * 30, "２", "2026-01-01T00:00:00-16:00"]),
     )
-    keys = st.one_of(st.sampled_from(names), hostile_text(max_size=8))
+    keys = st.one_of(st.sampled_from(names), hostile_text(max_size=8).map(as_received_in_urls))
     return draw(st.dictionaries(keys, values, min_size=1, max_size=3))

@@ -1,18 +1,22 @@
 """The API against its own OpenAPI schema, with schemathesis (property-based).
 
 The schema is fetched from the live ``schema/`` endpoint through the WSGI app; every operation
-then gets generated requests (bounded examples), authenticated as the admin of a workspace
-that holds jobs in every state. Path parameters are drawn from those real objects (and from
-another workspace's, which must answer 404) as often as from random values, and job bodies
-are sometimes made valid, so success answers are exercised too. The provider is the
-in-process simulator. Checks: no 5xx, and every status, content type, header and body as
-documented.
+then gets generated requests (bounded examples, positive and negative), for every role: the
+viewer, member and admin of a workspace that holds jobs in every state, and the admin of
+another workspace (whose view of the first must be 404s). Path parameters are drawn from those
+real objects (and from the other workspace's) as often as from random values, and job bodies
+are sometimes made valid, so success answers are exercised too. Hostile input is mixed in by
+the hooks below (``tests.strategies``): lone surrogates, NUL and control characters, numbers
+no column holds and over-long values, in bodies (nested ones too), query parameters and path
+parameters. The provider is the in-process simulator. Checks: no 5xx, and every status,
+content type, header and body as documented.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+import zlib
 from pathlib import Path
 
 import pytest
@@ -33,6 +37,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.factories import make_job, make_member, make_user, make_workspace
+from tests.strategies import hostile_query, url_hostile_text, with_hostile_value
+from videogen import hygiene
 from videogen.models import JobStatus, OutputStatus, Role, VideoJob, VideoOutput
 from videogen.services.reconcile import job_poll_now
 from videogen.services.submission import job_create, job_submit
@@ -62,50 +68,81 @@ MODELS = ["google/veo-3.1", "minimax/hailuo-02", "openai/sora-2"]
 schema = schemathesis.openapi.from_wsgi(SCHEMA_PATH, get_wsgi_application())
 
 
+ROLES = ["viewer", "member", "admin", "outsider"]
+# Fixed API tokens, so that the case hook below can pick the role of every generated case.
+TOKENS = {role: role.ljust(40, "0") for role in ROLES}
+
+
+@schema.hook
+def flatmap_case(context, case):
+    """Each case as one of the four roles."""
+    return st.sampled_from(ROLES).map(
+        lambda role: _with_headers(case, {"Authorization": f"Token {TOKENS[role]}"})
+    )
+
+
+def _with_headers(case, headers):
+    case.headers = {**(case.headers or {}), **headers}
+    return case
+
+
 @schema.hook
 def flatmap_path_parameters(context, path_parameters):
-    """Half the time, a real job id or workspace slug (ours, or a foreign one)."""
+    """A real job id or workspace slug (ours, or a foreign one) half the time, hostile text
+    a quarter of the time."""
     path_parameters = path_parameters or {}
-    if "id" in path_parameters:
-        ids = [str(i) for i in [*OWN_JOBS.values(), FOREIGN_JOB]]
-        return st.one_of(
-            st.just(path_parameters), st.sampled_from(ids).map(lambda v: {"id": v})
-        ).map(lambda extra: {**path_parameters, **extra})
-    if "slug" in path_parameters:
-        return st.one_of(
-            st.just(path_parameters),
-            st.sampled_from([OWN_SLUG, FOREIGN_SLUG]).map(lambda v: {"slug": v}),
-        ).map(lambda extra: {**path_parameters, **extra})
+    for name, real in (
+        ("id", [str(i) for i in [*OWN_JOBS.values(), FOREIGN_JOB]]),
+        ("slug", [OWN_SLUG, FOREIGN_SLUG]),
+    ):
+        if name in path_parameters:
+            return st.one_of(
+                st.just(path_parameters),
+                st.sampled_from(real).map(lambda v, name=name: {name: v}),
+                url_hostile_text.map(lambda v, name=name: {name: v}),
+                st.sampled_from(real).map(lambda v, name=name: {name: v}),
+            ).map(lambda extra: {**path_parameters, **extra})
     return st.just(path_parameters or None)
 
 
 @schema.hook
 def flatmap_query(context, query):
-    """Sometimes a query that finds something: output 0, a well-formed report."""
-    path = context.operation.path if context.operation is not None else ""
+    """Sometimes a query that finds something (output 0, a well-formed report), sometimes
+    hostile names or values."""
+    operation = context.operation
+    path = operation.path if operation is not None else ""
+    names = [p.name for p in operation.query] if operation is not None else []
+    hostile = hostile_query(names or ["q"])
     if path.endswith("/content/"):
         choices = [{"index": 0}]
     elif path.endswith("/usage/"):
         choices = [{}, {"group_by": "model,day", "tz": "Europe/Paris"}, {"format": "csv"}]
         choices.append({"month": "2026-01", "group_by": "month"})
     else:
-        return st.just(query)
-    return st.one_of(st.just(query), st.sampled_from(choices))
+        return st.one_of(st.just(query), hostile)
+    return st.one_of(st.just(query), st.sampled_from(choices), hostile)
 
 
 @schema.hook
 def flatmap_body(context, body):
-    """Sometimes a valid request: a real model, our workspace, the rest left as generated
-    or dropped."""
-    if not isinstance(body, dict) or "model" not in body:
+    """Sometimes a valid request (a real model, our workspace, the rest dropped), sometimes
+    one value anywhere in the body (or a key) made hostile."""
+    if not isinstance(body, dict):
         return st.just(body)
-    valid = st.fixed_dictionaries(
-        {
-            "model": st.sampled_from(MODELS),
-            "prompt": st.text(min_size=1, max_size=50).filter(lambda t: "\x00" not in t),
-        }
-    ).map(lambda core: {**core, "workspace": OWN_SLUG} if "workspace" in body else core)
-    return st.one_of(st.just(body), valid)
+    variants = [st.just(body)]
+    if body:
+        variants.append(with_hostile_value(body))
+    if "model" in body:
+        valid = st.fixed_dictionaries(
+            {
+                "model": st.sampled_from(MODELS),
+                "prompt": st.text(min_size=1, max_size=50).filter(
+                    lambda t: hygiene.text_problem(t) is None and t.strip()
+                ),
+            }
+        ).map(lambda core: {**core, "workspace": OWN_SLUG} if "workspace" in body else core)
+        variants += [valid, valid.flatmap(with_hostile_value)]
+    return st.one_of(variants)
 
 
 def _completed_at_simulator(workspace, public_id, prompt="A fox in snow"):
@@ -135,10 +172,15 @@ def keep_test_connection():
 
 @pytest.fixture
 def api_data(keep_test_connection, app_on_simulator, enqueued, enqueued_fetches, media_storage):
-    """Workspace alpha (admin with a token; jobs in every state) and a foreign beta."""
+    """Workspace alpha (a viewer, a member, an admin; jobs in every state) and a foreign beta
+    (its admin is the "outsider"); the headers of each role."""
     alpha, beta = make_workspace(OWN_SLUG), make_workspace(FOREIGN_SLUG)
-    admin = make_member(alpha, make_user("alpha-admin"), Role.ADMIN)
-    make_member(beta, make_user("beta-admin"), Role.ADMIN)
+    users = {
+        "viewer": make_member(alpha, make_user("alpha-viewer"), Role.VIEWER),
+        "member": make_member(alpha, make_user("alpha-member"), Role.MEMBER),
+        "admin": make_member(alpha, make_user("alpha-admin"), Role.ADMIN),
+        "outsider": make_member(beta, make_user("beta-admin"), Role.ADMIN),
+    }
     make_job(alpha, public_id=OWN_JOBS["queued"])
     make_job(alpha, public_id=OWN_JOBS["failed"], status=JobStatus.FAILED, error="boom")
     pending = job_create(workspace=alpha, data={"model": "google/veo-3.1", "prompt": "slow"})
@@ -156,19 +198,30 @@ def api_data(keep_test_connection, app_on_simulator, enqueued, enqueued_fetches,
     output.file.save("output-0.mp4", ContentFile(SAMPLE.read_bytes()), save=False)
     output.save()
     make_job(beta, public_id=FOREIGN_JOB, status=JobStatus.COMPLETED, provider_job_id="x")
-    return {"Authorization": f"Token {Token.objects.create(user=admin).key}"}
+    for role, user in users.items():
+        Token.objects.create(user=user, key=TOKENS[role])
 
 
 @pytest.mark.django_db
 @schema.parametrize()
 @settings(
-    max_examples=25,
+    max_examples=40,
     deadline=None,
     derandomize=True,
     suppress_health_check=list(HealthCheck),
 )
 def test_api_conforms_to_its_schema(case, api_data):
-    case.call_and_validate(headers=api_data, checks=CHECKS)
+    """Every operation; each case as one of the four roles: drawn by ``flatmap_case``, or
+    (for the cases of the examples and coverage phases, which no hook sees) taken from the
+    case's content, so those are spread over the roles too; a fifth of them keep the
+    credentials schemathesis made up (anonymous, or a bad token)."""
+    ours = {f"Token {token}" for token in TOKENS.values()}
+    if (case.headers or {}).get("Authorization") not in ours:
+        content = repr((case.path_parameters, case.query, case.body)).encode("utf-8", "replace")
+        role = [*ROLES, None][zlib.crc32(content) % (len(ROLES) + 1)]
+        if role is not None:
+            _with_headers(case, {"Authorization": f"Token {TOKENS[role]}"})
+    case.call_and_validate(checks=CHECKS)
 
 
 # --- the document itself ---------------------------------------------------------------------
