@@ -15,6 +15,7 @@ import pytest
 import responses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rest_framework.test import APIClient
 
 from tests.api.conftest import API
 from tests.strategies import (
@@ -349,3 +350,14 @@ def test_collection_endpoints_never_fail(team, catalog, role, path, data):
     params = data.draw(hostile_query(["format", "page", "search"]))
     before = stored()
     assert_harmless(team.client(role).get(f"{API}{path}?{query(params)}"), before)
+
+
+@pytest.mark.parametrize("credentials", ["Token ab\x00cd", "Token ab\x07cd", "Token \x85"])
+def test_hostile_credentials_are_a_401_before_any_lookup(team, credentials):
+    """A NUL in a token reached the host's TokenAuthentication lookup: a 500 on PostgreSQL."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=credentials)
+    response = client.get(f"{API}/jobs/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "authentication_failed"
+    assert response["WWW-Authenticate"] == "Token"

@@ -20,7 +20,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ErrorDetail, NotFound, ValidationError
+from rest_framework.exceptions import AuthenticationFailed, ErrorDetail, NotFound, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -158,6 +158,11 @@ class VideogenAPIMixin:
         return videogen_exception_handler
 
     def initial(self, request, *args, **kwargs):
+        # Credentials are looked up by the host's authentication classes (a token is a
+        # database key): one that breaks the hygiene rule is no credential at all.
+        credentials = request.META.get("HTTP_AUTHORIZATION", "")
+        if hygiene.text_problem(credentials, multiline=False):
+            raise AuthenticationFailed(_("Invalid characters in the Authorization header."))
         super().initial(request, *args, **kwargs)
         _refuse_hostile_parameters(request, kwargs, self.query_max_lengths)
 
