@@ -12,7 +12,6 @@ through the WSGI app) and its benchmark (bench/api_fuzz.py, against a live serve
 
 from __future__ import annotations
 
-import time
 import uuid
 import zlib
 from pathlib import Path
@@ -22,10 +21,10 @@ from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 
 from tests.factories import make_job, make_member, make_user, make_workspace
+from tests.services.test_outputs import completed_job
 from tests.strategies import hostile_query, url_hostile_text, with_hostile_value
 from videogen import hygiene
 from videogen.models import JobStatus, OutputStatus, Role, VideoJob, VideoOutput
-from videogen.services.reconcile import job_poll_now
 from videogen.services.submission import job_create, job_submit
 
 SAMPLE = Path(__file__).resolve().parents[2] / "videogen" / "simulator" / "assets" / "sample.mp4"
@@ -115,20 +114,6 @@ def flatmap_body(context, body):
     return st.one_of(variants)
 
 
-def _completed_at_simulator(workspace, public_id, prompt="A fox in snow"):
-    job = job_create(workspace=workspace, data={"model": "google/veo-3.1", "prompt": prompt})
-    job_submit(job_id=job.pk)
-    for _ in range(100):
-        job_poll_now(job_id=job.pk)
-        job.refresh_from_db()
-        if job.is_terminal:
-            break
-        time.sleep(0.03)
-    assert job.status == JobStatus.COMPLETED, job.status
-    VideoJob.objects.filter(pk=job.pk).update(public_id=public_id)
-    return job
-
-
 def authorize(case) -> None:
     """A role for a case no hook saw (taken from its content, so such cases are spread over
     the roles too); a fifth of them keep the credentials schemathesis made up (anonymous, or
@@ -161,10 +146,13 @@ def seed_api_data() -> None:
     pending = job_create(workspace=alpha, data={"model": "google/veo-3.1", "prompt": "slow"})
     job_submit(job_id=pending.pk)
     VideoJob.objects.filter(pk=pending.pk).update(public_id=OWN_JOBS["pending"])
-    _completed_at_simulator(alpha, OWN_JOBS["completed"])
-    stored = _completed_at_simulator(alpha, OWN_JOBS["stored"])
+    completed = {
+        name: completed_job(alpha, prompt="A fox in snow") for name in ("completed", "stored")
+    }
+    for name, job in completed.items():
+        VideoJob.objects.filter(pk=job.pk).update(public_id=OWN_JOBS[name])
     output = VideoOutput(
-        job=stored,
+        job=completed["stored"],
         index=0,
         status=OutputStatus.STORED,
         content_type="video/mp4",

@@ -19,7 +19,7 @@ import copy
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -476,23 +476,7 @@ def _clean_frame_images(value: Any, model: VideoModel | None, errors: _Errors) -
         if not isinstance(item, dict) or "frame_type" not in item:
             continue  # reported by the shape check
         frame_type = item["frame_type"]
-        if not isinstance(frame_type, str):
-            errors.add(
-                field,
-                _("%(label)s: frame_type must be a string, one of: %(allowed)s."),
-                "invalid_type",
-                label=label,
-                allowed=_join(FRAME_TYPES),
-            )
-            continue
-        if frame_type not in FRAME_TYPES:
-            errors.add(
-                field,
-                _("%(label)s: frame_type must be one of: %(allowed)s."),
-                "invalid_choice",
-                label=label,
-                allowed=_join(FRAME_TYPES),
-            )
+        if not _check_choice_key(field, label, "frame_type", frame_type, FRAME_TYPES, errors):
             continue
         if frame_type in seen:
             errors.add(
@@ -569,23 +553,7 @@ def _check_content_part(
         errors.add(field, _("%(label)s: type is required."), "required", label=label)
         return
     part_type = item["type"]
-    if not isinstance(part_type, str):
-        errors.add(
-            field,
-            _("%(label)s: type must be a string, one of: %(allowed)s."),
-            "invalid_type",
-            label=label,
-            allowed=_join(types),
-        )
-        return
-    if part_type not in types:
-        errors.add(
-            field,
-            _("%(label)s: type must be one of: %(allowed)s."),
-            "invalid_choice",
-            label=label,
-            allowed=_join(types),
-        )
+    if not _check_choice_key(field, label, "type", part_type, types, errors):
         return
     expected = {"type", part_type, *extra_keys}
     _check_exact_keys(field, label, item, expected, errors)
@@ -604,6 +572,21 @@ def _check_content_part(
     _check_exact_keys(field, f"{label}: {part_type}", inner, {"url"}, errors)
     if "url" in inner:
         _check_media_url(field, label, inner["url"], REFERENCE_KINDS[part_type], errors)
+
+
+def _check_choice_key(
+    field: str, label: str, key: str, value: Any, allowed: Sequence[str], errors: _Errors
+) -> bool:
+    """Whether ``value`` (the item's ``key``) is one of ``allowed``; reported if not."""
+    if not isinstance(value, str):
+        message = _("%(label)s: %(key)s must be a string, one of: %(allowed)s.")
+        errors.add(field, message, "invalid_type", label=label, key=key, allowed=_join(allowed))
+        return False
+    if value not in allowed:
+        message = _("%(label)s: %(key)s must be one of: %(allowed)s.")
+        errors.add(field, message, "invalid_choice", label=label, key=key, allowed=_join(allowed))
+        return False
+    return True
 
 
 def _check_exact_keys(
