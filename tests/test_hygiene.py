@@ -103,3 +103,26 @@ def test_json_problems_never_raises(value):
 
 def test_printable_escapes_what_it_cannot_show():
     assert hygiene.printable("a\x00\ud800b" + "z" * 300, limit=10) == "a\\x00\ufffdbzzzzzz…"
+
+
+def test_loads_can_keep_floats_for_bodies_without_money():
+    assert hygiene.loads(b'{"x": 0.5}', parse_float=float) == {"x": 0.5}
+    value = hygiene.loads(b'{"x": 1e400}', parse_float=float)
+    assert hygiene.first_json_problem(value)[1].code == "number_out_of_range"
+
+
+def test_object_problems_names_the_field_and_the_path_once_per_field():
+    data = {
+        "prompt": "a\x07",
+        "provider": {"options": {"x": {"parameters": {"y": "\x00", "z": "\x00"}}}},
+        "frame_images": [{"image_url": {"url": "\ud800"}}],
+        "k\x00ey": "fine",
+        "model": "fine",
+    }
+    found = {key: (path, problem.code) for key, path, problem in hygiene.object_problems(data)}
+    assert found.pop("provider")[1] == "null_characters"  # one of the two, once
+    assert found == {
+        "prompt": ("prompt", "control_characters"),
+        "frame_images": ("frame_images[0].image_url.url", "invalid_characters"),
+        None: ("k\\x00ey", "null_characters"),
+    }
