@@ -126,3 +126,24 @@ def test_object_problems_names_the_field_and_the_path_once_per_field():
         "frame_images": ("frame_images[0].image_url.url", "invalid_characters"),
         None: ("k\\x00ey", "null_characters"),
     }
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '"' + '\\"' * 200_000,  # a string left open, full of escaped quotes
+        '"' * 400_000,
+        "[" + '"a",' * 100_000 + '"a"]',
+    ],
+)
+def test_the_depth_check_reads_hostile_text_in_one_pass(raw):
+    """The string pattern once restarted at every quote of a string left open: quadratic
+    (40 KB took 4 s, so this test minutes; a 45 MiB API body, hours). Now it is one pass."""
+    with pytest.raises(ValueError):
+        hygiene.loads(raw.encode() + b"]" * 40)  # invalid JSON either way
+
+
+def test_the_depth_of_a_utf16_document_is_read_in_its_encoding():
+    raw = json.dumps({"a": [[["[[[[" * 20]]]}).encode("utf-16")
+    assert hygiene.json_depth(raw) == 4
+    assert hygiene.loads(raw) == {"a": [[["[[[[" * 20]]]}
