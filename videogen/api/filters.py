@@ -14,6 +14,7 @@ from datetime import UTC
 import django_filters
 from django import forms
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_filters.fields import IsoDateTimeField, MultipleChoiceField
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.filters import OrderingFilter, SearchFilter
@@ -41,7 +42,7 @@ class UTCIsoDateTimeField(IsoDateTimeField):
     """An ISO 8601 timestamp, as UTC: any offset the parser accepts (up to ±23:59) is valid,
     and one that moves the instant outside the calendar is a form error, not an overflow."""
 
-    default_error_messages = {"out_of_range": _("This timestamp is out of range.")}
+    default_error_messages = {"out_of_range": gettext_lazy("This timestamp is out of range.")}
 
     def to_python(self, value):
         result = super().to_python(value)
