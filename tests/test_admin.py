@@ -1,8 +1,11 @@
+import html
+import json
+
 import pytest
 from django.urls import reverse
 
 from tests.factories import make_job
-from videogen.models import VideoJob
+from videogen.models import VideoJob, VideoModel, Workspace
 
 pytestmark = pytest.mark.django_db
 
@@ -248,3 +251,120 @@ def test_stored_output_is_listed_and_downloadable_by_staff(
     response = admin_client.get(url)
     assert response.status_code == 200 and response["Content-Type"] == "video/mp4"
     assert b"".join(response.streaming_content) == SAMPLE.read_bytes()
+
+
+# --- hostile input in the admin -----------------------------------------------------------
+
+
+def inline_management(client, url):
+    """The inline formsets' management fields of an admin add/change page, empty."""
+    data = {}
+    for inline in client.get(url).context["inline_admin_formsets"]:
+        prefix = inline.formset.prefix
+        data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
+    return data
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [("Studio\x07", "control_characters"), ("Stu\x00dio", "null_characters"), ("A\nB", None)],
+)
+def test_workspace_form_refuses_hostile_text(admin_client, name, code):
+    url = reverse("admin:videogen_workspace_add")
+    data = {"name": name, "slug": "studio", "budget_policy": "block"}
+    response = admin_client.post(url, {**data, **inline_management(admin_client, url)})
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors.as_data()["name"]
+    assert [e.code for e in errors] == [code or "control_characters"]
+    assert not Workspace.objects.exists()
+
+
+def catalog_model_form(model: VideoModel, **changes) -> dict:
+    data = {
+        "model_id": model.model_id,
+        "canonical_slug": model.canonical_slug,
+        "name": model.name,
+        "description": model.description,
+        "provider_created_at_0": "",
+        "provider_created_at_1": "",
+        "supported_durations": json.dumps(model.supported_durations),
+        "supported_resolutions": json.dumps(model.supported_resolutions),
+        "supported_aspect_ratios": json.dumps(model.supported_aspect_ratios),
+        "supported_sizes": json.dumps(model.supported_sizes),
+        "supported_frame_images": json.dumps(model.supported_frame_images),
+        "generate_audio": "unknown",
+        "seed": "unknown",
+        "pricing_skus": json.dumps(model.pricing_skus),
+        "allowed_passthrough_parameters": json.dumps(model.allowed_passthrough_parameters),
+        "is_active": "on",
+    }
+    return {**data, **changes}
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("[" * 5000 + "]" * 5000, "too_deep"),  # was a RecursionError: a 500
+        ('["\\ud800"]', "invalid_characters"),  # was stored, then a UnicodeEncodeError
+        ('{"a\\u0000": 1}', "null_characters"),
+        ("[1e400]", "number_out_of_range"),
+    ],
+)
+def test_catalog_json_fields_refuse_hostile_json(admin_client, text, code):
+    model = VideoModel.objects.create(model_id="acme/one", name="One", supported_durations=[4])
+    url = reverse("admin:videogen_videomodel_change", args=[model.pk])
+    response = admin_client.post(url, catalog_model_form(model, supported_sizes=text))
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors.as_data()
+    assert list(errors) == ["supported_sizes"]
+    assert [e.code for e in errors["supported_sizes"]] == [code]
+    assert html.escape(text[:50]) in response.content.decode()  # shown back as typed
+    model.refresh_from_db()
+    assert model.supported_sizes is None
+
+
+def test_catalog_json_fields_still_save_good_json(admin_client):
+    model = VideoModel.objects.create(model_id="acme/one", name="One", supported_durations=[4])
+    url = reverse("admin:videogen_videomodel_change", args=[model.pk])
+    response = admin_client.post(url, catalog_model_form(model, supported_sizes='["1280x720"]'))
+    assert response.status_code == 302
+    model.refresh_from_db()
+    assert model.supported_sizes == ["1280x720"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["q=a%00b", "model=a%00b", "status__exact=queued%07", "workspace__id__exact=1%00", "a%00=1"],
+)
+def test_changelist_filters_with_hostile_text_are_dropped_with_a_message(admin_client, query):
+    """On PostgreSQL a NUL in a filter was a 500 (text fields cannot contain NUL)."""
+    make_job()
+    url = reverse("admin:videogen_videojob_changelist")
+    response = admin_client.get(f"{url}?{query}", follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain == [(url, 302)]
+    assert "Ignored the list&#x27;s filters" in response.content.decode()
+
+
+@pytest.mark.postgres
+def test_changelist_filters_with_a_nul_on_postgresql(admin_client):
+    test_changelist_filters_with_hostile_text_are_dropped_with_a_message(
+        admin_client, "model=a%00b"
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"start": "9999-12-31", "end": "9999-12-31"}, "start"),  # was an OverflowError
+        ({"start": "0001-01-01", "end": "0001-01-02"}, "start"),
+        ({"workspaces": "99999999999999999999999"}, "workspaces"),  # SQLite overflowed
+        ({"workspaces": "1" * 5000}, "workspaces"),
+        ({"time_zone": "Europe/Paris\x07"}, "time_zone"),
+        ({"time_zone": "x" * 300}, "time_zone"),
+    ],
+)
+def test_usage_report_refuses_values_out_of_range(admin_client, params, field):
+    response = admin_client.get(reverse("admin:videogen_usageentry_report"), params)
+    assert response.status_code == 200
+    assert field in response.context["form"].errors

@@ -103,3 +103,47 @@ def test_json_problems_never_raises(value):
 
 def test_printable_escapes_what_it_cannot_show():
     assert hygiene.printable("a\x00\ud800b" + "z" * 300, limit=10) == "a\\x00\ufffdbzzzzzz…"
+
+
+def test_loads_can_keep_floats_for_bodies_without_money():
+    assert hygiene.loads(b'{"x": 0.5}', parse_float=float) == {"x": 0.5}
+    value = hygiene.loads(b'{"x": 1e400}', parse_float=float)
+    assert hygiene.first_json_problem(value)[1].code == "number_out_of_range"
+
+
+def test_object_problems_names_the_field_and_the_path_once_per_field():
+    data = {
+        "prompt": "a\x07",
+        "provider": {"options": {"x": {"parameters": {"y": "\x00", "z": "\x00"}}}},
+        "frame_images": [{"image_url": {"url": "\ud800"}}],
+        "k\x00ey": "fine",
+        "model": "fine",
+    }
+    found = {key: (path, problem.code) for key, path, problem in hygiene.object_problems(data)}
+    assert found.pop("provider")[1] == "null_characters"  # one of the two, once
+    assert found == {
+        "prompt": ("prompt", "control_characters"),
+        "frame_images": ("frame_images[0].image_url.url", "invalid_characters"),
+        None: ("k\\x00ey", "null_characters"),
+    }
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '"' + '\\"' * 200_000,  # a string left open, full of escaped quotes
+        '"' * 400_000,
+        "[" + '"a",' * 100_000 + '"a"]',
+    ],
+)
+def test_the_depth_check_reads_hostile_text_in_one_pass(raw):
+    """The string pattern once restarted at every quote of a string left open: quadratic
+    (40 KB took 4 s, so this test minutes; a 45 MiB API body, hours). Now it is one pass."""
+    with pytest.raises(ValueError):
+        hygiene.loads(raw.encode() + b"]" * 40)  # invalid JSON either way
+
+
+def test_the_depth_of_a_utf16_document_is_read_in_its_encoding():
+    raw = json.dumps({"a": [[["[[[[" * 20]]]}).encode("utf-16")
+    assert hygiene.json_depth(raw) == 4
+    assert hygiene.loads(raw) == {"a": [[["[[[[" * 20]]]}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -11,10 +12,13 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.factories import make_job, make_member, make_workspace
 from tests.services.test_outputs import SAMPLE, completed_job
-from videogen import views
+from tests.strategies import anything_text, hostile_text
+from videogen import hygiene, views
 from videogen.forms import JobRequestForm
 from videogen.models import JobEvent, Role, VideoJob
 from videogen.services.outputs import outputs_fetch
@@ -344,3 +348,74 @@ def test_jobs_created_from_the_page_record_the_web_source(app_on_simulator, enqu
         {"model": "google/veo-3.1", "prompt": "A fox"},
     )
     assert JobEvent.objects.get(to_status="queued").source == "web"
+
+
+# --- hostile input ------------------------------------------------------------------------
+
+
+def post_form(client, url: str, data: dict[str, str]):
+    """Form-encoded as a browser would: what UTF-8 cannot encode goes as its (invalid) bytes."""
+    body = urlencode(data, errors="surrogatepass")
+    return client.post(url, body, content_type="application/x-www-form-urlencoded")
+
+
+@pytest.mark.parametrize(
+    ("prompt", "code"),
+    [
+        ("A fox\x07 in snow", "control_characters"),
+        ("A fox\x1b[31m in snow", "control_characters"),
+        ("A fox\x00 in snow", "null_characters"),
+        ("A fox\x85 in snow", "control_characters"),
+    ],
+)
+def test_hostile_text_in_the_form_is_one_field_error_and_nothing_is_stored(
+    app_on_simulator, enqueued, ws, member, prompt, code
+):
+    url = reverse("videogen:workspace", args=[ws.slug])
+    response = post_form(as_user(member), url, {"model": VEO, "prompt": prompt, "duration": "8"})
+    assert response.status_code == 200
+    errors = response.context["form"].errors.as_data()
+    assert list(errors) == ["prompt"] and [e.code for e in errors["prompt"]] == [code]
+    assert VideoJob.objects.count() == 0 and enqueued == []
+
+
+def test_a_multi_line_prompt_is_fine(app_on_simulator, enqueued, ws, member):
+    url = reverse("videogen:workspace", args=[ws.slug])
+    prompt = "A fox in snow.\r\n\tSlow tracking shot."
+    response = post_form(as_user(member), url, {"model": VEO, "prompt": prompt, "duration": "8"})
+    assert response.status_code == 302
+    assert VideoJob.objects.get().prompt == prompt
+
+
+form_values = st.one_of(anything_text(), hostile_text(), st.sampled_from(["", "8", VEO, "720p"]))
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    data=st.dictionaries(
+        st.sampled_from(["model", "prompt", "duration", "resolution", "aspect_ratio", "x"]),
+        form_values,
+        max_size=5,
+    ),
+    page=anything_text(max_size=10),
+)
+def test_the_new_video_form_never_fails_and_stores_nothing_hostile(
+    app_on_simulator, enqueued, ws, member, data, page
+):
+    client = as_user(member)
+    url = reverse("videogen:workspace", args=[ws.slug])
+    before = VideoJob.objects.count()
+    response = post_form(client, url, data)
+    assert response.status_code in (200, 302)
+    if response.status_code == 200:
+        assert VideoJob.objects.count() == before
+    for job in VideoJob.objects.all():
+        assert hygiene.text_problem(job.prompt) is None
+        assert hygiene.text_problem(job.model, multiline=False) is None
+    listing = client.get(f"{url}?{urlencode({'page': page}, errors='surrogatepass')}")
+    assert listing.status_code == 200

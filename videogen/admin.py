@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpResponse
+from django.db import models
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -12,7 +13,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from videogen.forms import UsageReportForm
+from videogen import hygiene
+from videogen.forms import HygieneJSONField, HygieneModelForm, UsageReportForm
 from videogen.models import (
     JobEvent,
     JobStatus,
@@ -32,14 +34,37 @@ from videogen.services.submission import job_abandon, job_cancel, job_resubmit
 from videogen.services.webhooks import webhook_replay
 
 
-class WorkspaceMembershipInline(admin.TabularInline):
+class HygieneAdminMixin:
+    """The text-hygiene rule in the admin: on every text and JSON field of its forms (a form
+    error), and on the changelist's query string (search, filters), whose hostile values would
+    otherwise reach SQL: the list is shown again without them, with a message."""
+
+    form = HygieneModelForm
+    formfield_overrides = {models.JSONField: {"form_class": HygieneJSONField}}
+
+    def changelist_view(self, request, extra_context=None):
+        for key, values in request.GET.lists():
+            for text in (key, *values):
+                problem = hygiene.text_problem(text, multiline=False, max_length=1000)
+                if problem is not None:
+                    self.message_user(
+                        request,
+                        _("Ignored the list's filters: %(name)s: %(problem)s")
+                        % {"name": hygiene.printable(key, 50), "problem": problem.message},
+                        messages.ERROR,
+                    )
+                    return HttpResponseRedirect(request.path)
+        return super().changelist_view(request, extra_context)
+
+
+class WorkspaceMembershipInline(HygieneAdminMixin, admin.TabularInline):
     model = WorkspaceMembership
     extra = 0
     autocomplete_fields = ["user"]
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(admin.ModelAdmin):
+class WorkspaceAdmin(HygieneAdminMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "monthly_budget", "budget_policy", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -86,7 +111,7 @@ class VideoOutputInline(admin.TabularInline):
 
 
 @admin.register(VideoJob)
-class VideoJobAdmin(admin.ModelAdmin):
+class VideoJobAdmin(HygieneAdminMixin, admin.ModelAdmin):
     list_display = [
         "public_id",
         "workspace",
@@ -307,7 +332,7 @@ class VideoJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(JobEvent)
-class JobEventAdmin(admin.ModelAdmin):
+class JobEventAdmin(HygieneAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "job", "from_status", "to_status", "source"]
     list_filter = ["source", "to_status"]
     search_fields = ["job__public_id", "job__provider_job_id"]
@@ -322,7 +347,7 @@ class JobEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(UsageEntry)
-class UsageEntryAdmin(admin.ModelAdmin):
+class UsageEntryAdmin(HygieneAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/videogen/usageentry/change_list.html"
     list_display = [
         "completed_at",
@@ -383,7 +408,7 @@ class UsageEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(HygieneAdminMixin, admin.ModelAdmin):
     list_display = [
         "received_at",
         "event_type",
@@ -410,7 +435,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(VideoModel)
-class VideoModelAdmin(admin.ModelAdmin):
+class VideoModelAdmin(HygieneAdminMixin, admin.ModelAdmin):
     list_display = ["model_id", "name", "is_active", "generate_audio", "seed", "synced_at"]
     list_filter = ["is_active"]
     search_fields = ["model_id", "name"]

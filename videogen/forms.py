@@ -1,21 +1,118 @@
-"""Forms: the admin's usage report page and the workspace pages' "New video" form."""
+"""Forms: the admin's usage report page and forms, the workspace pages' "New video" form.
+
+Every form here applies the text-hygiene rule (``videogen.hygiene``) to its text and JSON
+fields: a hostile value is a form error with the rule's code, never a 500 or a stored value.
+"""
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from typing import Any
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
+from django.forms.fields import InvalidJSONInput, JSONString
 from django.utils import timezone
 
+from videogen import hygiene
 from videogen.models import AspectRatio, Resolution, Workspace
 from videogen.selectors import video_models_active
-from videogen.services.reports import DIMENSIONS, month_range
+from videogen.services.reports import DIMENSIONS, REPORT_MAX_DATE, REPORT_MIN_DATE, month_range
 
 
-class UsageReportForm(forms.Form):
-    workspaces = forms.ModelMultipleChoiceField(
+class HygieneValidator:
+    """The hygiene rule as a form field validator (single-line unless ``multiline``)."""
+
+    def __init__(self, *, multiline: bool = False):
+        self.multiline = multiline
+
+    def __call__(self, value: Any) -> None:
+        if isinstance(value, str) and (
+            problem := hygiene.text_problem(value, multiline=self.multiline)
+        ):
+            raise ValidationError(problem.message, code=problem.code)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, HygieneValidator) and other.multiline == self.multiline
+
+
+class HygieneJSONField(forms.JSONField):
+    """A JSON form field parsed by ``hygiene.loads`` (depth checked before parsing) whose
+    keys and strings pass the hygiene rule; a refused value is shown back as typed."""
+
+    def to_python(self, value):
+        if self.disabled or value in self.empty_values or not isinstance(value, str):
+            return super().to_python(value)
+        try:
+            converted = hygiene.loads(value, parse_float=float)
+        except hygiene.HostileInput as err:
+            raise ValidationError(err.message, code=err.code) from None
+        except ValueError:
+            raise ValidationError(
+                self.error_messages["invalid"], code="invalid", params={"value": value}
+            ) from None
+        if found := hygiene.first_json_problem(converted):
+            path, problem = found
+            message = f"{path}: {problem.message}" if path else problem.message
+            raise ValidationError(message, code=problem.code)
+        return JSONString(converted) if isinstance(converted, str) else converted
+
+    def bound_data(self, data, initial):
+        if self.disabled:
+            return initial
+        if data is None:
+            return None
+        try:
+            return self.to_python(data)
+        except ValidationError:
+            return InvalidJSONInput(data)
+
+
+class HygieneFormMixin:
+    """Puts the hygiene rule on every text field of the form (a ``Textarea`` may span
+    lines); it replaces Django's own NUL check, so a NUL is reported once."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.CharField) and not isinstance(field, forms.JSONField):
+                multiline = isinstance(field.widget, forms.Textarea)
+                field.validators = [
+                    v
+                    for v in field.validators
+                    if not isinstance(v, ProhibitNullCharactersValidator)
+                ]
+                field.validators.append(HygieneValidator(multiline=multiline))
+
+
+class HygieneModelForm(HygieneFormMixin, forms.ModelForm):
+    """The admin's model forms (see ``admin.HygieneAdminMixin``)."""
+
+
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+class BoundedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Primary keys beyond a 64-bit integer are invalid choices, not a database overflow."""
+
+    def _check_values(self, value):
+        for pk in value:
+            text = pk.strip() if isinstance(pk, str) else ""
+            if _INTEGER.fullmatch(text) and not (
+                len(text) <= 20 and hygiene.MIN_INT <= int(text) <= hygiene.MAX_INT
+            ):
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": pk},
+                )
+        return super()._check_values(value)
+
+
+class UsageReportForm(HygieneFormMixin, forms.Form):
+    workspaces = BoundedModelMultipleChoiceField(
         queryset=Workspace.objects.all(), required=False, help_text="None selected: all."
     )
     start = forms.DateField(required=False, help_text="Default: first day of this month.")
@@ -23,7 +120,9 @@ class UsageReportForm(forms.Form):
     group_by = forms.MultipleChoiceField(
         choices=[(d, d) for d in DIMENSIONS], initial=["model"], required=False
     )
-    time_zone = forms.CharField(required=False, help_text="Default: the site's time zone.")
+    time_zone = forms.CharField(
+        required=False, max_length=64, help_text="Default: the site's time zone."
+    )
 
     def clean_time_zone(self):
         name = self.cleaned_data["time_zone"].strip()
@@ -31,7 +130,7 @@ class UsageReportForm(forms.Form):
             return None
         try:
             return zoneinfo.ZoneInfo(name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as err:
             raise forms.ValidationError(f"Unknown time zone {name!r}.") from err
 
     def clean(self):
@@ -41,7 +140,10 @@ class UsageReportForm(forms.Form):
         data["start"] = data.get("start") or first
         data["end"] = data.get("end") or last
         data["group_by"] = data.get("group_by") or ["model"]
-        if data["end"] < data["start"]:
+        outside = [n for n in ("start", "end") if not REPORT_MIN_DATE <= data[n] <= REPORT_MAX_DATE]
+        for name in outside:
+            self.add_error(name, f"Dates must be between {REPORT_MIN_DATE} and {REPORT_MAX_DATE}.")
+        if not outside and data["end"] < data["start"]:
             self.add_error("end", "The range ends before it starts.")
         if "day" in data["group_by"] and "month" in data["group_by"]:
             self.add_error("group_by", "Group by day or by month, not both.")
@@ -51,7 +153,7 @@ class UsageReportForm(forms.Form):
 _DEFAULT = [("", "(model default)")]
 
 
-class JobRequestForm(forms.Form):
+class JobRequestForm(HygieneFormMixin, forms.Form):
     """A text-to-video request. Only the shape is checked here; ``job_create`` validates the
     request against the model's capabilities, and ``add_request_errors`` shows its answer."""
 

@@ -36,8 +36,10 @@ MIN_INT = -(2**63)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL_SINGLE_LINE = re.compile("[\x00-\x1f\x7f-\x9f]")
 _CONTROL_MULTI_LINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-# A JSON string literal (escapes included); removed before counting brackets.
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# A JSON string literal (escapes included), removed before counting brackets. One left open
+# runs to the end of the text (as a parser would read it): the pattern never fails once it
+# has its opening quote, so the scan stays linear however many quotes the text holds.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
 _BRACKETS = re.compile(r"[\[\]{}]")
 
 
@@ -88,32 +90,48 @@ def clean_text(
     return value
 
 
-def json_depth(raw: str | bytes) -> int:
-    """Deepest bracket nesting of a JSON document, read without parsing it."""
-    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes | bytearray) else raw
+def json_depth(raw: str | bytes, *, stop_above: int | None = None) -> int:
+    """Deepest bracket nesting of a JSON document, read without parsing it (in linear time).
+
+    With ``stop_above``, the count stops as soon as the nesting is deeper than that.
+    """
+    if isinstance(raw, bytes | bytearray):
+        raw = bytes(raw).decode(json.detect_encoding(raw), errors="replace")
     depth = deepest = 0
-    for bracket in _BRACKETS.findall(_JSON_STRING.sub('""', text)):
+    for bracket in _BRACKETS.findall(_JSON_STRING.sub('""', raw)):
         if bracket in "[{":
             depth += 1
-            deepest = max(deepest, depth)
+            if depth > deepest:
+                deepest = depth
+                if stop_above is not None and deepest > stop_above:
+                    break
         else:
             depth -= 1
     return deepest
+
+
+def _openings(raw: str | bytes) -> int:
+    """How many ``[`` and ``{`` (or bytes of their value, whatever the encoding) ``raw`` holds:
+    no document nests deeper, so most bodies need no closer look."""
+    if isinstance(raw, bytes | bytearray):
+        return raw.count(b"[") + raw.count(b"{")
+    return raw.count("[") + raw.count("{")
 
 
 def too_deep(max_depth: int) -> Problem:
     return Problem("too_deep", f"JSON is nested deeper than {max_depth} levels.")
 
 
-def loads(raw: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+def loads(raw: str | bytes, *, max_depth: int = MAX_JSON_DEPTH, parse_float: Any = Decimal) -> Any:
     """``json.loads`` with money as ``Decimal``, refusing over-deep documents before parsing.
 
     Raises ``HostileInput`` (``too_deep``) or ``ValueError`` for text that is not JSON
-    (``UnicodeDecodeError`` included); ``NaN`` and ``Infinity`` are not JSON here.
+    (``UnicodeDecodeError`` included); ``NaN`` and ``Infinity`` are not JSON here. Bodies that
+    carry no money and are stored in plain JSON columns pass ``parse_float=float``.
     """
-    if json_depth(raw) > max_depth:
+    if _openings(raw) > max_depth and json_depth(raw, stop_above=max_depth) > max_depth:
         raise HostileInput("", too_deep(max_depth))
-    return json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+    return json.loads(raw, parse_float=parse_float, parse_constant=_reject_constant)
 
 
 def _reject_constant(name: str) -> Any:
@@ -154,6 +172,27 @@ def json_problems(
 
 def first_json_problem(value: Any, **kwargs: Any) -> tuple[str, Problem] | None:
     return next(json_problems(value, **kwargs), None)
+
+
+def object_problems(
+    data: dict, *, max_depth: int = MAX_JSON_DEPTH
+) -> Iterator[tuple[str | None, str, Problem]]:
+    """The first problem under each key of a JSON object, as ``(key, path, problem)``.
+
+    ``key`` is ``None`` when the key itself breaks the rule (its ``path`` is then the key,
+    escaped by ``printable``); a form or an API names ``key`` as the field in error.
+    """
+    for key, value in data.items():
+        if not isinstance(key, str):
+            continue
+        if problem := text_problem(key, multiline=False):
+            yield None, printable(key, 50), problem
+            continue
+        found = first_json_problem(value, max_depth=max_depth - 1)
+        if found is not None:
+            path, problem = found
+            where = key if not path else f"{key}{path}" if path[0] == "[" else f"{key}.{path}"
+            yield key, printable(where, 200), problem
 
 
 def _finite(number: float | Decimal) -> bool:

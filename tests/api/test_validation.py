@@ -52,6 +52,34 @@ CASES = [
         "frame_images",
         "required",
     ),
+    # every wrong type or missing key of the spec's FrameImage / InputReference: a 400 (the
+    # provider would refuse the job after a 202)
+    ({"frame_images": [frame(image_url=None)]}, "frame_images", "invalid_type"),
+    ({"frame_images": [frame(image_url="https://x.test/a.png")]}, "frame_images", "invalid_type"),
+    ({"frame_images": [frame(image_url={"url": None})]}, "frame_images", "invalid_type"),
+    ({"frame_images": [frame(image_url={"url": 5})]}, "frame_images", "invalid_type"),
+    ({"frame_images": [frame(image_url={})]}, "frame_images", "required"),
+    ({"frame_images": [frame(frame_type=None)]}, "frame_images", "invalid_type"),
+    ({"frame_images": [frame(type=None)]}, "frame_images", "invalid_type"),
+    ({"frame_images": [frame(type=["image_url"])]}, "frame_images", "invalid_type"),
+    ({"frame_images": [None]}, "frame_images", "invalid_type"),
+    (
+        {"input_references": [{"type": "image_url", "image_url": None}]},
+        "input_references",
+        "invalid_type",
+    ),
+    ({"input_references": [{"type": "video_url"}]}, "input_references", "required"),
+    ({"input_references": [{"image_url": {"url": PNG}}]}, "input_references", "required"),
+    (
+        {"input_references": [{"type": None, "image_url": {"url": PNG}}]},
+        "input_references",
+        "invalid_type",
+    ),
+    (
+        {"input_references": [{"type": "image_url", "image_url": {"url": []}}]},
+        "input_references",
+        "invalid_type",
+    ),
     ({"input_references": [{"type": "text", "text": "x"}]}, "input_references", "invalid_choice"),
     (
         {"input_references": [{"type": "audio_url", "audio_url": {"url": PNG}}]},

@@ -88,9 +88,14 @@ def test_list_ordering_is_limited_to_safe_fields(team):
     oldest_first = ids(client.get(f"{API}/jobs/?ordering=created_at"))
     newest_first = ids(client.get(f"{API}/jobs/"))
     assert oldest_first == list(reversed(newest_first))
-    # Unknown or unsafe fields are ignored: the default order stays.
-    assert ids(client.get(f"{API}/jobs/?ordering=workspace__name")) == newest_first
-    assert ids(client.get(f"{API}/jobs/?ordering=cost")) == newest_first
+    assert ids(client.get(f"{API}/jobs/?ordering=")) == newest_first  # empty: the default
+    # Unknown or unsafe fields are refused, naming the ones allowed.
+    for unsafe in ("workspace__name", "cost", "created_at,cost", "-id"):
+        response = client.get(f"{API}/jobs/?ordering={unsafe}")
+        assert response.status_code == 400, unsafe
+        error = response.json()["errors"]["ordering"][0]
+        assert error["code"] == "invalid_choice"
+        assert "created_at, -created_at, updated_at, -updated_at" in error["message"]
 
 
 @pytest.mark.parametrize(

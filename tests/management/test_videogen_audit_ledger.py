@@ -25,3 +25,11 @@ def test_a_problem_exits_non_zero_and_lists_it():
 def test_unknown_workspace_is_a_command_error():
     with pytest.raises(CommandError, match="Unknown workspace"):
         call_command("videogen_audit_ledger", "--workspace", "nope")
+
+
+@pytest.mark.parametrize(
+    ("slug", "code"), [("acme\udcff", "invalid_characters"), ("acme\x00", "null_characters")]
+)
+def test_a_hostile_workspace_is_a_command_error(slug, code):
+    with pytest.raises(CommandError, match=f"--workspace: .*{code}"):
+        call_command("videogen_audit_ledger", "--workspace", slug, stdout=StringIO())

@@ -3,9 +3,9 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
-from videogen.models import Role, WorkspaceMembership
+from videogen.models import Role, Workspace, WorkspaceMembership
 
 pytestmark = pytest.mark.django_db
 
@@ -37,3 +37,19 @@ def test_passwords_differ_between_fresh_installs():
     get_user_model().objects.all().delete()
     second = re.search(r"password: (\S+)", run()).group(1)
     assert first != second
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--username", "admin\udcff"], "--username: .*invalid_characters"),
+        (["--username", "ad\x07min"], "--username: .*control_characters"),
+        (["--workspace", "demo space"], "--workspace: "),
+        (["--workspace", "d" * 101], "--workspace: .*max_length"),
+    ],
+)
+def test_hostile_arguments_are_command_errors_and_create_nothing(args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("videogen_demo_setup", *args, stdout=StringIO())
+    assert not Workspace.objects.exists()
+    assert not get_user_model().objects.exists()

@@ -39,8 +39,9 @@ def test_unknown_job_is_a_command_error(value):
 def test_prune_needs_a_retention_and_counts(settings):
     with pytest.raises(CommandError, match="OUTPUT_RETENTION_DAYS"):
         call_command("videogen_prune_outputs")
-    with pytest.raises(CommandError, match="negative"):
-        call_command("videogen_prune_outputs", "--days", "-1")
+    for days in ("-1", "36501", str(10**30)):  # the last one overflowed the cutoff
+        with pytest.raises(CommandError, match="--days must be between 0 and 36500"):
+            call_command("videogen_prune_outputs", "--days", days)
     settings.VIDEOGEN = {**settings.VIDEOGEN, "OUTPUT_RETENTION_DAYS": 30}
     out = StringIO()
     call_command("videogen_prune_outputs", "--dry-run", stdout=out)

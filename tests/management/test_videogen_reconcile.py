@@ -16,7 +16,15 @@ def test_one_sweep_with_a_summary(app_on_simulator, enqueued, workspace):
     assert "Sweep done: claimed 1, polled 1" in out.getvalue()
 
 
-@pytest.mark.parametrize("args", [["--limit", "0"], ["--concurrency", "-1"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--limit", "0"],
+        ["--concurrency", "-1"],
+        ["--limit", str(10**30)],  # was an overflow in the claim query
+        ["--concurrency", str(2**63)],
+    ],
+)
 def test_bad_options_are_command_errors(args, db):
     with pytest.raises(CommandError):
         call_command("videogen_reconcile", *args)

@@ -67,3 +67,52 @@ def test_failed_job_is_a_command_error(app_on_simulator, enqueued, workspace):
             "--wait",
             stdout=StringIO(),
         )
+
+
+# Bytes of argv that are not UTF-8 reach Python as lone surrogates (surrogateescape).
+NOT_UTF8 = "\udcff"
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "code"),
+    [
+        ("--workspace", f"studio{NOT_UTF8}", "invalid_characters"),  # was a traceback
+        ("--model", f"google/veo-3.1{NOT_UTF8}", "invalid_characters"),
+        ("--prompt", f"A fox{NOT_UTF8}", "invalid_characters"),
+        ("--prompt", "A fox\x1b[2J", "control_characters"),
+        ("--prompt", "A fox\x00", "null_characters"),
+        ("--resolution", "720p\n", "control_characters"),
+    ],
+)
+def test_hostile_arguments_are_command_errors(app_on_simulator, workspace, option, value, code):
+    args = {"--workspace": workspace.slug, "--model": "google/veo-3.1", "--prompt": "A fox"}
+    args[option] = value
+    with pytest.raises(CommandError, match=f"^{option}: .*\\({code}\\)$"):
+        call_command("videogen_submit", *[part for pair in args.items() for part in pair])
+    assert VideoJob.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("[" * 5000 + "]" * 5000, "too_deep"),  # was a RecursionError
+        ('{"size": "\\ud800"}', "size: Text contains an unpaired surrogate"),
+        ('{"seed": 1e400}', "seed: Number must be finite"),
+        ('{"seed": ' + "9" * 5000 + "}", "not valid JSON"),
+        ('{"k\\u0000": 1}', "Text must not contain NUL"),
+    ],
+)
+def test_hostile_json_is_a_command_error(app_on_simulator, workspace, extra, message):
+    with pytest.raises(CommandError, match=message):
+        call_command(
+            "videogen_submit",
+            "--workspace",
+            workspace.slug,
+            "--model",
+            "google/veo-3.1",
+            "--prompt",
+            "A fox",
+            "--json",
+            extra,
+        )
+    assert VideoJob.objects.count() == 0

@@ -3,6 +3,7 @@ import io
 import json
 from datetime import datetime
 from decimal import Decimal
+from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -94,3 +95,19 @@ def test_json_by_workspace_and_model_over_a_range(ledger):
 def test_bad_input_is_a_command_error(ledger, args, message):
     with pytest.raises(CommandError, match=message):
         run(*args)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--workspace", "acme\udcff"], "--workspace: .*invalid_characters"),  # was a traceback
+        (["--tz", "Europe/Paris\x07"], "--tz: .*control_characters"),
+        (["--tz", "x" * 90], "Unknown time zone"),
+        (["--by", "model\udcff"], "--by: .*invalid_characters"),
+        (["--start", "0001-01-01", "--end", "0001-01-31"], "dates must be between"),
+        (["--month", "0001-01"], "dates must be between"),
+    ],
+)
+def test_hostile_arguments_are_command_errors(ledger, args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("videogen_usage_report", *args, stdout=StringIO())

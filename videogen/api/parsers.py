@@ -1,8 +1,8 @@
-"""The one request parser of the API: JSON, with the body size capped before it is read."""
+"""The one request parser of the API: JSON, with the body size capped before it is read and
+the text-hygiene rule (``videogen.hygiene``) applied to everything in it."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -10,6 +10,7 @@ from rest_framework import exceptions
 from rest_framework.parsers import JSONParser
 from rest_framework.settings import api_settings
 
+from videogen import hygiene
 from videogen.api.exceptions import RequestBodyTooLarge
 from videogen.services import validation
 
@@ -19,8 +20,9 @@ class CappedJSONParser(JSONParser):
 
     DRF reads the body as a stream, so Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` does not
     apply: the cap is enforced here, from ``Content-Length`` first (nothing is read) and then
-    on the bytes actually read (never more than the cap plus one). Strings with NUL
-    characters are refused: no database can store them.
+    on the bytes actually read (never more than the cap plus one). The nesting depth is
+    checked on the raw text before parsing, and every key and string of the document then
+    passes the hygiene rule: a refusal is a 400 naming the top-level field and the rule's code.
     """
 
     def parse(self, stream, media_type=None, parser_context=None):
@@ -38,39 +40,33 @@ class CappedJSONParser(JSONParser):
         body = stream.read(limit + 1)
         if len(body) > limit:
             raise RequestBodyTooLarge()
-        data = super().parse(io.BytesIO(body), media_type, parser_context)
-        bad = sorted(_keys_with_nul(data))
-        if bad:
-            raise exceptions.ValidationError(
-                {
-                    key: [
-                        exceptions.ErrorDetail(
-                            _("Text may not contain NUL (\\u0000) characters."),
-                            code="null_characters",
-                        )
-                    ]
-                    for key in bad
-                }
-            )
+        try:
+            # Request bodies carry no money: numbers stay floats, as the provider reads them.
+            data = hygiene.loads(body, parse_float=float)
+        except hygiene.HostileInput as err:
+            raise exceptions.ValidationError(_non_field(err.message, err.code)) from None
+        except (ValueError, RecursionError) as err:
+            raise exceptions.ParseError(_("JSON parse error: %(error)s") % {"error": err}) from None
+        _refuse_hostile(data)
         return data
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+def _non_field(message: str, code: str) -> dict[str, list]:
+    return {api_settings.NON_FIELD_ERRORS_KEY: [exceptions.ErrorDetail(message, code=code)]}
 
 
-def _keys_with_nul(data: Any) -> set[str]:
-    """Top-level fields (or ``non_field_errors``) holding a NUL character somewhere."""
+def _refuse_hostile(data: Any) -> None:
+    """400 with the first problem under each top-level field (hostile keys: non-field)."""
     if isinstance(data, dict):
-        return {
-            api_settings.NON_FIELD_ERRORS_KEY if "\x00" in str(k) else str(k)
-            for k, v in data.items()
-            if _has_nul(k) or _has_nul(v)
-        }
-    return {api_settings.NON_FIELD_ERRORS_KEY} if _has_nul(data) else set()
+        found = list(hygiene.object_problems(data))
+    else:
+        problem = hygiene.first_json_problem(data)
+        found = [(None, problem[0] or "(body)", problem[1])] if problem else []
+    if not found:
+        return
+    detail: dict[str, list] = {}
+    for key, path, problem in found:
+        field = key if key is not None else api_settings.NON_FIELD_ERRORS_KEY
+        message = problem.message if path == key else f"{path}: {problem.message}"
+        detail.setdefault(field, []).append(exceptions.ErrorDetail(message, code=problem.code))
+    raise exceptions.ValidationError(detail)

@@ -8,7 +8,6 @@ hand the body to the service, whose field errors (and codes) are what clients ge
 from __future__ import annotations
 
 import zoneinfo
-from datetime import date
 
 from django.urls import reverse
 from django.utils import timezone
@@ -29,7 +28,7 @@ from videogen.models import (
     Workspace,
 )
 from videogen.services.budgets import workspace_month_spend
-from videogen.services.reports import month_range
+from videogen.services.reports import REPORT_MAX_DATE, REPORT_MIN_DATE, month_range
 from videogen.services.validation import (
     MAX_FRAME_IMAGES,
     MAX_INPUT_REFERENCES,
@@ -366,9 +365,6 @@ class WorkspaceSerializer(serializers.ModelSerializer):
 
 
 REPORT_DIMENSIONS = ("model", "day", "month")
-# Dates whose day boundaries exist in every time zone (date.min/max overflow once shifted).
-REPORT_MIN_DATE = date(1970, 1, 1)
-REPORT_MAX_DATE = date(9998, 12, 31)
 
 
 class UsageQuerySerializer(serializers.Serializer):

@@ -20,13 +20,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ErrorDetail, NotFound, ValidationError
-from rest_framework.filters import SearchFilter
+from rest_framework.exceptions import AuthenticationFailed, ErrorDetail, NotFound, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from videogen import hygiene
 from videogen.api import serializers as s
 from videogen.api.exceptions import (
     ContentNotFound,
@@ -36,7 +36,12 @@ from videogen.api.exceptions import (
     validation_error_from_django,
     videogen_exception_handler,
 )
-from videogen.api.filters import JobFilter, JobOrderingFilter
+from videogen.api.filters import (
+    MAX_SEARCH_CHARS,
+    JobFilter,
+    JobOrderingFilter,
+    JobSearchFilter,
+)
 from videogen.api.pagination import JobCursorPagination
 from videogen.api.parsers import CappedJSONParser
 from videogen.api.permissions import ADMIN_ONLY, ALL_ROLES, HasWorkspaceRole
@@ -61,6 +66,7 @@ from videogen.services.validation import validate_job_request
 logger = logging.getLogger(__name__)
 
 JSON = "application/json"
+SLUG_MAX_LENGTH = Workspace._meta.get_field("slug").max_length
 EXAMPLE_REQUEST = {
     "model": "google/veo-3.1",
     "prompt": "A red fox trotting through fresh snow at dawn, slow tracking shot",
@@ -72,7 +78,8 @@ EXAMPLE_REQUEST = {
 
 
 def errors(*statuses: int) -> dict:
-    """Documented error answers: the given statuses plus 401, 403 and 429 everywhere."""
+    """Documented error answers: the given statuses plus 400 (hostile parameters), 401, 403
+    and 429 everywhere."""
     shapes = {
         400: (s.ValidationErrorSerializer, "Invalid input (field errors with codes)."),
         401: (s.ErrorSerializer, "Not authenticated."),
@@ -86,7 +93,7 @@ def errors(*statuses: int) -> dict:
     }
     return {
         (code, JSON): OpenApiResponse(shapes[code][0], description=shapes[code][1])
-        for code in sorted({*statuses, 401, 403, 429})
+        for code in sorted({*statuses, 400, 401, 403, 429})
     }
 
 
@@ -102,6 +109,36 @@ def _json_object(data) -> dict:
     return dict(data)
 
 
+# Longest query parameter value accepted at all (filters set tighter limits of their own).
+MAX_QUERY_VALUE_CHARS = 1000
+
+
+def _refuse_hostile_parameters(request, path_parameters: dict, limits: dict[str, int]) -> None:
+    """The hygiene rule on path parameters and on every query parameter's name and values
+    (at most ``limits[name]`` or ``MAX_QUERY_VALUE_CHARS`` characters): a 400 naming the
+    parameter (``non_field_errors`` for a hostile name), before any lookup reaches SQL."""
+    detail: dict[str, list[ErrorDetail]] = {}
+
+    def refuse(field: str, message: str, code: str) -> None:
+        detail.setdefault(field, []).append(ErrorDetail(message, code=code))
+
+    for name, value in path_parameters.items():
+        if isinstance(value, str) and (problem := hygiene.text_problem(value, multiline=False)):
+            refuse(name, problem.message, problem.code)
+    for key, values in request.query_params.lists():
+        if problem := hygiene.text_problem(key, multiline=False, max_length=100):
+            message = f"{hygiene.printable(key, 50)}: {problem.message}"
+            refuse(api_settings.NON_FIELD_ERRORS_KEY, message, problem.code)
+            continue
+        limit = limits.get(key, MAX_QUERY_VALUE_CHARS)
+        for value in values:
+            if problem := hygiene.text_problem(value, multiline=False, max_length=limit):
+                refuse(key, problem.message, problem.code)
+                break
+    if detail:
+        raise ValidationError(detail)
+
+
 class VideogenAPIMixin:
     """What every videogen endpoint shares, whatever the host's DRF defaults are.
 
@@ -114,17 +151,20 @@ class VideogenAPIMixin:
     content_negotiation_class = LenientFormatNegotiation
     schema = AutoSchema()  # drf-spectacular's, whatever the host's DEFAULT_SCHEMA_CLASS
     roles_by_action: dict[str, frozenset[str]] = {}
+    # Query parameters with a limit tighter than MAX_QUERY_VALUE_CHARS.
+    query_max_lengths: dict[str, int] = {}
 
     def get_exception_handler(self):
         return videogen_exception_handler
 
     def initial(self, request, *args, **kwargs):
+        # Credentials are looked up by the host's authentication classes (a token is a
+        # database key): one that breaks the hygiene rule is no credential at all.
+        credentials = request.META.get("HTTP_AUTHORIZATION", "")
+        if hygiene.text_problem(credentials, multiline=False):
+            raise AuthenticationFailed(_("Invalid characters in the Authorization header."))
         super().initial(request, *args, **kwargs)
-        for key, values in request.query_params.lists():
-            if "\x00" in key or any("\x00" in value for value in values):
-                raise ValidationError(
-                    {key.replace("\x00", ""): [ErrorDetail(_("NUL character."), "null_characters")]}
-                )
+        _refuse_hostile_parameters(request, kwargs, self.query_max_lengths)
 
     def finalize_response(self, request, response, *args, **kwargs):
         # Errors are JSON even where the success answer is CSV or video bytes.
@@ -151,7 +191,7 @@ class JobViewSet(
     lookup_value_regex = "[^/]+"  # anything but a UUID answers the API's 404 (get_object)
     filter_backends = [
         DjangoFilterBackend,
-        SearchFilter,
+        JobSearchFilter,
         JobOrderingFilter,
     ]
     filterset_class = JobFilter
@@ -160,6 +200,7 @@ class JobViewSet(
     ordering = ["-created_at", "-id"]
     pagination_class = JobCursorPagination
     roles_by_action = {"estimate": ALL_ROLES}
+    query_max_lengths = {"search": MAX_SEARCH_CHARS}
 
     def get_queryset(self):
         return jobs_for_user(user=self.request.user).defer("provider_response")
@@ -197,11 +238,15 @@ class JobViewSet(
             ),
             OpenApiParameter(
                 "page_size",
-                int,
+                {"type": "integer", "minimum": 1},
                 description=f"Jobs per page (default {JobCursorPagination.page_size}, "
                 f"at most {JobCursorPagination.max_page_size}).",
             ),
-            OpenApiParameter("search", str, description="Words to find in the prompt."),
+            OpenApiParameter(
+                "search",
+                {"type": "string", "maxLength": MAX_SEARCH_CHARS},
+                description="Words to find in the prompt.",
+            ),
         ],
         responses={200: s.JobSerializer(many=True), **errors(400, 404)},
     )
@@ -264,6 +309,8 @@ class JobViewSet(
             problem = ErrorDetail(_("Name the workspace (its slug)."), code="required")
         elif not isinstance(slug, str):
             problem = ErrorDetail(_("workspace must be a slug string."), code="invalid_type")
+        elif hostile := hygiene.text_problem(slug, multiline=False, max_length=SLUG_MAX_LENGTH):
+            problem = ErrorDetail(hostile.message, code=hostile.code)
         else:
             workspace = workspace_for_user(user=self.request.user, slug=slug)
             problem = ErrorDetail(

@@ -23,6 +23,9 @@ from django.utils import timezone
 from videogen.models import UsageEntry
 
 DIMENSIONS = ("workspace", "model", "day", "month")
+# Dates whose day boundaries exist in every time zone (date.min/max overflow once shifted).
+REPORT_MIN_DATE = date(1970, 1, 1)
+REPORT_MAX_DATE = date(9998, 12, 31)
 # The ledger's precision; SQLite's SUM would otherwise print 15 digits and PostgreSQL 8.
 MONEY_PLACES = Decimal("0.00000001")
 
@@ -104,6 +107,8 @@ def usage_report(
         raise ReportError("group by day or by month, not both")
     if end < start:
         raise ReportError(f"the range ends ({end}) before it starts ({start})")
+    if not (start >= REPORT_MIN_DATE and end <= REPORT_MAX_DATE):
+        raise ReportError(f"dates must be between {REPORT_MIN_DATE} and {REPORT_MAX_DATE}")
     tz = tz or timezone.get_current_timezone()
     low, high = _bounds(start, end, tz)
 

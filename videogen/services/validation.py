@@ -19,7 +19,7 @@ import copy
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +27,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import URLValidator
 from django.utils.translation import gettext as _
 
+from videogen import hygiene
 from videogen.conf import videogen_settings
 from videogen.models import AspectRatio, FrameType, Resolution, VideoJob, VideoModel
 
@@ -86,29 +87,36 @@ DATA_URL_RE = re.compile(
 BASE64_RE = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 _MODEL_ID_MAX_LENGTH = VideoModel._meta.get_field("model_id").max_length
 _CALLBACK_URL_MAX_LENGTH = VideoJob._meta.get_field("callback_url").max_length
+# Text fields: (longest value, may span lines). Every other string passes the hygiene rule
+# with no length of its own (the request's size bounds it) before its field's checks.
+TEXT_FIELDS: dict[str, tuple[int, bool]] = {
+    "model": (_MODEL_ID_MAX_LENGTH, False),
+    "prompt": (MAX_PROMPT_CHARS, True),
+    "callback_url": (_CALLBACK_URL_MAX_LENGTH, False),
+}
 _MAX_LISTED_MODELS = 50
 
 
-def _strings(value: Any):
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _strings(key)
-            yield from _strings(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _strings(item)
-
-
-def _check_no_nul(data: Mapping[str, Any], errors: _Errors) -> None:
-    # NUL cannot be stored in PostgreSQL text or jsonb; no legitimate request carries one.
-    for field, value in data.items():
-        if field == "model":
-            continue  # an id with NUL is simply unknown (see _lookup_model)
-        if any("\x00" in text for text in _strings(value)):
-            name = field if field in REQUEST_FIELDS else NON_FIELD_ERRORS
-            errors.add(name, _("Text must not contain NUL characters."), "invalid_characters")
+def _check_text(data: Mapping[str, Any], errors: _Errors) -> set[Any]:
+    """The text-hygiene rule (``videogen.hygiene``) on every key and string of the request,
+    and each text field's own length and line rule. Returns the keys refused: their other
+    checks are skipped, so nothing hostile is looked up, echoed back or stored."""
+    refused: set[Any] = {
+        key for key in data if isinstance(key, str) and hygiene.text_problem(key, multiline=False)
+    }
+    for key, path, problem in hygiene.object_problems(dict(data)):
+        field = key if key is not None else NON_FIELD_ERRORS
+        message = problem.message if path == key else f"{path}: {problem.message}"
+        errors.add(field, "%(message)s", problem.code, message=message)
+        refused.add(key)
+    for field, (limit, multiline) in TEXT_FIELDS.items():
+        value = data.get(field)
+        if field in refused or not isinstance(value, str):
+            continue
+        if problem := hygiene.text_problem(value, max_length=limit, multiline=multiline):
+            errors.add(field, problem.message, problem.code)
+            refused.add(field)
+    return refused
 
 
 def validate_job_request(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,10 +130,11 @@ def validate_job_request(data: Mapping[str, Any]) -> dict[str, Any]:
         errors.add(NON_FIELD_ERRORS, _("The request must be a JSON object."), "invalid_type")
         errors.raise_if_any()
 
+    refused = _check_text(data, errors)
+    data = {key: value for key, value in data.items() if key not in refused}
     _check_keys(data, errors)
     _check_request_size(data, errors)
-    _check_no_nul(data, errors)
-    model = _lookup_model(data.get("model"), errors)
+    model = None if "model" in refused else _lookup_model(data.get("model"), errors)
 
     cleaned: dict[str, Any] = {
         "model": model.model_id if model is not None else "",
@@ -230,8 +239,7 @@ def _lookup_model(value: Any, errors: _Errors) -> VideoModel | None:
     if not isinstance(value, str):
         errors.add("model", _("model must be a string, e.g. “google/veo-3.1”."), "invalid_type")
         return None
-    queryable = len(value) <= _MODEL_ID_MAX_LENGTH and "\x00" not in value
-    found = VideoModel.objects.filter(model_id=value, is_active=True).first() if queryable else None
+    found = VideoModel.objects.filter(model_id=value, is_active=True).first()
     if found is not None:
         return found
     active = list(
@@ -252,7 +260,7 @@ def _lookup_model(value: Any, errors: _Errors) -> VideoModel | None:
     listed = _join(active[:_MAX_LISTED_MODELS]) + (
         ", …" if len(active) > _MAX_LISTED_MODELS else ""
     )
-    retired = queryable and VideoModel.objects.filter(model_id=value).exists()
+    retired = VideoModel.objects.filter(model_id=value).exists()
     message = (
         _("Model “%(model)s” is no longer offered. Available models: %(allowed)s.")
         if retired
@@ -298,15 +306,7 @@ def _clean_prompt(value: Any, errors: _Errors) -> str:
     if not isinstance(value, str):
         errors.add("prompt", _("prompt must be text."), "invalid_type")
         return ""
-    if len(value) > MAX_PROMPT_CHARS:
-        errors.add(
-            "prompt",
-            _("The prompt is %(length)s characters long; at most %(limit)s are allowed."),
-            "too_long",
-            length=len(value),
-            limit=MAX_PROMPT_CHARS,
-        )
-    return value
+    return value  # its characters and length: _check_text
 
 
 def _clean_choice(field: str, value: Any, model: VideoModel | None, errors: _Errors) -> str:
@@ -473,17 +473,10 @@ def _clean_frame_images(value: Any, model: VideoModel | None, errors: _Errors) -
     for index, item in enumerate(items, 1):
         label = _("Frame image %(index)s") % {"index": index}
         _check_content_part(field, label, item, ("image_url",), ("frame_type",), errors)
-        frame_type = item.get("frame_type") if isinstance(item, dict) else None
-        if frame_type is None:
-            continue  # reported as missing by the shape check
-        if not isinstance(frame_type, str) or frame_type not in FRAME_TYPES:
-            errors.add(
-                field,
-                _("%(label)s: frame_type must be one of: %(allowed)s."),
-                "invalid_choice",
-                label=label,
-                allowed=_join(FRAME_TYPES),
-            )
+        if not isinstance(item, dict) or "frame_type" not in item:
+            continue  # reported by the shape check
+        frame_type = item["frame_type"]
+        if not _check_choice_key(field, label, "frame_type", frame_type, FRAME_TYPES, errors):
             continue
         if frame_type in seen:
             errors.add(
@@ -556,24 +549,17 @@ def _check_content_part(
             example=example,
         )
         return
-    part_type = item.get("type")
-    if part_type is None:
+    if "type" not in item:
         errors.add(field, _("%(label)s: type is required."), "required", label=label)
         return
-    if not isinstance(part_type, str) or part_type not in types:
-        errors.add(
-            field,
-            _("%(label)s: type must be one of: %(allowed)s."),
-            "invalid_choice",
-            label=label,
-            allowed=_join(types),
-        )
+    part_type = item["type"]
+    if not _check_choice_key(field, label, "type", part_type, types, errors):
         return
     expected = {"type", part_type, *extra_keys}
     _check_exact_keys(field, label, item, expected, errors)
-    inner = item.get(part_type)
-    if inner is None:
+    if part_type not in item:
         return  # reported as missing
+    inner = item[part_type]
     if not isinstance(inner, dict):
         errors.add(
             field,
@@ -586,6 +572,21 @@ def _check_content_part(
     _check_exact_keys(field, f"{label}: {part_type}", inner, {"url"}, errors)
     if "url" in inner:
         _check_media_url(field, label, inner["url"], REFERENCE_KINDS[part_type], errors)
+
+
+def _check_choice_key(
+    field: str, label: str, key: str, value: Any, allowed: Sequence[str], errors: _Errors
+) -> bool:
+    """Whether ``value`` (the item's ``key``) is one of ``allowed``; reported if not."""
+    if not isinstance(value, str):
+        message = _("%(label)s: %(key)s must be a string, one of: %(allowed)s.")
+        errors.add(field, message, "invalid_type", label=label, key=key, allowed=_join(allowed))
+        return False
+    if value not in allowed:
+        message = _("%(label)s: %(key)s must be one of: %(allowed)s.")
+        errors.add(field, message, "invalid_choice", label=label, key=key, allowed=_join(allowed))
+        return False
+    return True
 
 
 def _check_exact_keys(
@@ -791,14 +792,6 @@ def _clean_callback_url(value: Any, errors: _Errors) -> str:
         return ""
     if not isinstance(value, str):
         errors.add(field, _("callback_url must be a URL string."), "invalid_type")
-        return ""
-    if len(value) > _CALLBACK_URL_MAX_LENGTH:
-        errors.add(
-            field,
-            _("callback_url is longer than %(limit)s characters."),
-            "too_long",
-            limit=_CALLBACK_URL_MAX_LENGTH,
-        )
         return ""
     host = _check_web_url(field, "callback_url", value, errors)
     if host is not None and not _simulator() and _is_private_host(host):

@@ -3,6 +3,7 @@ from datetime import datetime, time, timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from videogen.management.arguments import clean_argument
 from videogen.models import Workspace
 from videogen.services.ledger import ledger_audit, ledger_audit_against_provider
 from videogen.services.reports import month_range
@@ -29,6 +30,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, workspace=None, against_provider=False, month=None, **options):
         ids = None
+        for slug in workspace or ():
+            clean_argument(slug, option="--workspace", max_length=100)
         if workspace:
             found = dict(Workspace.objects.filter(slug__in=workspace).values_list("slug", "pk"))
             unknown = sorted(set(workspace) - set(found))

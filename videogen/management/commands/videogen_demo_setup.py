@@ -1,8 +1,15 @@
 import secrets
 
-from django.core.management.base import BaseCommand
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.core.validators import validate_slug
 
+from videogen.management.arguments import clean_argument
+from videogen.models import Workspace
 from videogen.services.workspaces import demo_setup
+
+_SLUG_MAX_LENGTH = Workspace._meta.get_field("slug").max_length
 
 
 class Command(BaseCommand):
@@ -16,6 +23,14 @@ class Command(BaseCommand):
         parser.add_argument("--workspace", default="demo", help="Workspace slug.")
 
     def handle(self, *args, username, workspace, **options):
+        user_model = get_user_model()
+        name_field = user_model._meta.get_field(user_model.USERNAME_FIELD)
+        clean_argument(username, option="--username", max_length=name_field.max_length)
+        clean_argument(workspace, option="--workspace", max_length=_SLUG_MAX_LENGTH)
+        try:
+            validate_slug(workspace)
+        except ValidationError as err:
+            raise CommandError(f"--workspace: {err.messages[0]}") from None
         password = secrets.token_urlsafe(12)
         ws, created = demo_setup(username=username, workspace_slug=workspace, password=password)
         if created:

@@ -1,7 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from videogen.conf import videogen_settings
+from videogen.management.arguments import bounded_integer
 from videogen.services.outputs import outputs_prune
+
+MAX_RETENTION_DAYS = 36_500
 
 
 class Command(BaseCommand):
@@ -17,8 +20,8 @@ class Command(BaseCommand):
             raise CommandError(
                 "No retention set: give --days or set VIDEOGEN['OUTPUT_RETENTION_DAYS']."
             )
-        if days < 0:
-            raise CommandError("--days must not be negative.")
+        # A hundred years: beyond that no retention is meant, and the cutoff would overflow.
+        bounded_integer(days, option="--days", low=0, high=MAX_RETENTION_DAYS)
         count = outputs_prune(older_than_days=days, dry_run=dry_run)
         verb = "would be deleted" if dry_run else "deleted"
         self.stdout.write(

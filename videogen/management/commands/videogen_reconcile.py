@@ -1,7 +1,9 @@
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
+from videogen import hygiene
+from videogen.management.arguments import bounded_integer
 from videogen.services.reconcile import reconcile_sweep
 
 
@@ -13,10 +15,10 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, help="Polls in flight at once.")
 
     def handle(self, *args, limit=None, concurrency=None, verbosity=1, **options):
-        if limit is not None and limit < 1:
-            raise CommandError("--limit must be at least 1.")
-        if concurrency is not None and concurrency < 1:
-            raise CommandError("--concurrency must be at least 1.")
+        if limit is not None:
+            bounded_integer(limit, option="--limit", low=1, high=hygiene.MAX_INT)
+        if concurrency is not None:
+            bounded_integer(concurrency, option="--concurrency", low=1, high=hygiene.MAX_INT)
         show = verbosity > 0 and sys.stdout.isatty()
 
         def progress(done: int, total: int) -> None:

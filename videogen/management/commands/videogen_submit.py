@@ -1,9 +1,10 @@
-import json
 import time
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from videogen import hygiene
+from videogen.management.arguments import clean_argument
 from videogen.models import EventSource, VideoJob, Workspace
 from videogen.services.reconcile import job_poll_now
 from videogen.services.submission import job_create, job_submit
@@ -29,15 +30,25 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=600, help="Seconds to --wait.")
 
     def handle(self, *args, **opts):
+        # The request's own fields are checked by job_create (the same rule, every field).
+        for option in ("workspace", "model", "resolution", "aspect_ratio"):
+            if opts[option] is not None:
+                clean_argument(opts[option], option=f"--{option.replace('_', '-')}")
+        clean_argument(opts["prompt"], option="--prompt", multiline=True)
         try:
             workspace = Workspace.objects.get(slug=opts["workspace"])
         except Workspace.DoesNotExist:
-            known = ", ".join(Workspace.objects.values_list("slug", flat=True)) or "none"
+            known = ", ".join(Workspace.objects.values_list("slug", flat=True)[:50]) or "none"
             raise CommandError(f"No workspace {opts['workspace']!r} (known: {known}).") from None
         try:
-            extra = json.loads(opts["json"])
-        except json.JSONDecodeError as err:
-            raise CommandError(f"--json is not valid JSON: {err}") from err
+            # Request bodies carry no money: numbers stay floats, as the provider reads them.
+            extra = hygiene.loads(
+                clean_argument(opts["json"], option="--json", multiline=True), parse_float=float
+            )
+        except hygiene.HostileInput as err:
+            raise CommandError(f"--json: {err.message} ({err.code})") from None
+        except ValueError as err:
+            raise CommandError(f"--json is not valid JSON: {err}") from None
         if not isinstance(extra, dict):
             raise CommandError("--json must be a JSON object.")
         data = {"model": opts["model"], **extra}

@@ -5,6 +5,7 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from videogen.management.arguments import clean_argument
 from videogen.models import Workspace
 from videogen.services.reports import (
     DIMENSIONS,
@@ -42,6 +43,11 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
     def handle(self, *args, **opts):
+        for option in ("month", "start", "end", "by", "tz"):
+            if opts[option] is not None:
+                clean_argument(opts[option], option=f"--{option}", max_length=100)
+        for slug in opts["workspace"] or ():
+            clean_argument(slug, option="--workspace", max_length=100)
         start, end = self._range(opts)
         tz = self._tz(opts["tz"])
         ids = None
@@ -87,7 +93,7 @@ class Command(BaseCommand):
             return None
         try:
             return zoneinfo.ZoneInfo(name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as err:
             raise CommandError(f"Unknown time zone {name!r}.") from err
 
     def _table(self, data):
