@@ -57,6 +57,7 @@ from videogen.services.reconcile import job_poll_now
 from videogen.services.reports import report_as_csv, report_as_json, usage_report
 from videogen.services.submission import job_cancel, job_create
 from videogen.services.validation import validate_job_request
+from videogen.transactions import outside_request_transactions
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,12 @@ class VideogenAPIMixin:
     content_negotiation_class = LenientFormatNegotiation
     schema = AutoSchema()  # drf-spectacular's, whatever the host's DEFAULT_SCHEMA_CLASS
     roles_by_action: dict[str, frozenset[str]] = {}
+
+    @classmethod
+    def as_view(cls, *args, **kwargs):
+        # Never inside ATOMIC_REQUESTS' transaction: the services open their own, and
+        # refresh and content call the provider (see videogen.transactions).
+        return outside_request_transactions(super().as_view(*args, **kwargs))
 
     def get_exception_handler(self):
         return videogen_exception_handler

@@ -24,7 +24,11 @@ from videogen.models import EventSource, JobEvent, JobStatus, VideoJob, VideoMod
 from videogen.provider.client import get_client
 from videogen.provider.errors import ProviderError, ProviderTransientError
 from videogen.services import queue
-from videogen.services.budgets import budget_check_locked
+from videogen.services.budgets import (
+    BudgetExceededError,
+    budget_check_locked,
+    budget_refusal_announce,
+)
 from videogen.services.estimates import estimate_cost
 from videogen.services.lifecycle import Transition, job_apply_snapshot, job_transition
 from videogen.services.validation import validate_job_request
@@ -63,20 +67,27 @@ def job_create(
         model=VideoModel.objects.filter(model_id=cleaned["model"]).first(), request=cleaned
     )
     now = timezone.now()
-    with transaction.atomic():
-        # The workspace stays locked until the job is stored: concurrent submitters queue here.
-        budget_check_locked(workspace_id=workspace.pk, estimate=estimate.cost)
-        job = VideoJob.objects.create(
-            estimated_cost=estimate.cost,
-            workspace=workspace,
-            created_by=created_by,
-            status=JobStatus.QUEUED,
-            # If the submit task is lost, the sweep re-enqueues the job after this.
-            next_poll_at=now + timedelta(seconds=videogen_settings.QUEUED_STALE_SECONDS),
-            **cleaned,
-        )
-        JobEvent.objects.create(job=job, from_status="", to_status=JobStatus.QUEUED, source=source)
-        transaction.on_commit(lambda: queue.enqueue_submit(job.pk))
+    try:
+        with transaction.atomic():
+            # The workspace stays locked until the job is stored: concurrent submitters wait.
+            budget_check_locked(workspace_id=workspace.pk, estimate=estimate.cost)
+            job = VideoJob.objects.create(
+                estimated_cost=estimate.cost,
+                workspace=workspace,
+                created_by=created_by,
+                status=JobStatus.QUEUED,
+                # If the submit task is lost, the sweep re-enqueues the job after this.
+                next_poll_at=now + timedelta(seconds=videogen_settings.QUEUED_STALE_SECONDS),
+                **cleaned,
+            )
+            JobEvent.objects.create(
+                job=job, from_status="", to_status=JobStatus.QUEUED, source=source
+            )
+            transaction.on_commit(lambda: queue.enqueue_submit(job.pk))
+    except BudgetExceededError as refused:
+        # After the rollback, outside the workspace lock (see budget_refusal_announce).
+        budget_refusal_announce(refused)
+        raise
     return job
 
 
