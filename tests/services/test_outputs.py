@@ -355,6 +355,7 @@ def test_fetching_now_stores_the_missing_output_of_a_partly_stored_job(two_outpu
     from django.core.management import call_command
 
     with responses.RequestsMock() as mock:
+        mock.get(f"{PROVIDER}/videos/models", json={"data": []})  # the command checks first
         mock.get(content_url(two_outputs, 1), body=MP4, content_type="video/mp4")
         call_command("videogen_fetch_outputs", "--now", stdout=io.StringIO())
     assert set(VideoOutput.objects.filter(job=two_outputs).values_list("status", flat=True)) == {

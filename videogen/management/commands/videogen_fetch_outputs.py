@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from videogen.management.provider import require_provider
 from videogen.models import VideoJob
 from videogen.services.outputs import (
     outputs_fetch,
@@ -27,12 +28,14 @@ class Command(BaseCommand):
                 job_obj = VideoJob.objects.get(public_id=job)
             except (VideoJob.DoesNotExist, ValueError, ValidationError) as err:
                 raise CommandError(f"No job with public id {job!r}.") from err
+            require_provider()
             report = outputs_fetch(job_id=job_obj.pk)
             self.stdout.write(f"Job {job}: {report}.")
             if report.failed:
                 raise CommandError(f"{report.failed} output(s) could not be fetched.")
             return
         if now:
+            require_provider()
             report = outputs_fetch_missing()
             self.stdout.write(f"Outputs: {report}.")
             if report.failed:

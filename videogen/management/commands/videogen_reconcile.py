@@ -2,6 +2,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from videogen.management.provider import require_provider
 from videogen.services.reconcile import reconcile_sweep
 
 
@@ -17,6 +18,7 @@ class Command(BaseCommand):
             raise CommandError("--limit must be at least 1.")
         if concurrency is not None and concurrency < 1:
             raise CommandError("--concurrency must be at least 1.")
+        require_provider()  # not a sweep of poll errors when the provider is out of reach
         show = verbosity > 0 and sys.stdout.isatty()
 
         def progress(done: int, total: int) -> None:
