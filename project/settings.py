@@ -171,6 +171,10 @@ STORAGES = {
 
 LOGIN_URL = "admin:login"
 
+# videogen's API takes JSON bodies up to 45 MiB (services.validation.MAX_REQUEST_BYTES), so a
+# request can carry data: media of up to 10 MiB each; Django's default stops bodies at 2.5 MiB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 45 * 2**20
+
 REST_FRAMEWORK = {
     # Token first: an anonymous request then gets 401 with WWW-Authenticate (not 403).
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -17,6 +17,12 @@ def _is_postgres() -> bool:
     return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 
 
+@pytest.fixture(autouse=True)
+def _media_in_a_temporary_folder(settings, tmp_path_factory):
+    """Files a test stores (outputs, data: media of requests) never land in the checkout."""
+    settings.MEDIA_ROOT = tmp_path_factory.getbasetemp() / "media"
+
+
 def pytest_collection_modifyitems(config, items):
     if _is_postgres():
         return

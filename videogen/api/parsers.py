@@ -17,10 +17,13 @@ from videogen.services import validation
 class CappedJSONParser(JSONParser):
     """JSON bodies up to ``services.validation.MAX_REQUEST_BYTES``; 413 beyond.
 
-    DRF reads the body as a stream, so Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` does not
-    apply: the cap is enforced here, from ``Content-Length`` first (nothing is read) and then
-    on the bytes actually read (never more than the cap plus one). Strings with NUL
-    characters are refused: no database can store them.
+    Two limits apply, and the smaller wins: DRF reads a JSON body through ``request.body``,
+    so the site's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (Django's default: 2.5 MiB) is checked
+    first, by Django (``RequestDataTooBig``, answered 413 naming that limit); then this cap,
+    from ``Content-Length`` and on the bytes read. A site that accepts ``data:`` media (up to
+    ``MAX_DATA_URL_BYTES`` each) raises ``DATA_UPLOAD_MAX_MEMORY_SIZE`` to this cap (README,
+    "Plugging videogen into an existing site"). Strings with NUL characters are refused: no
+    database can store them.
     """
 
     def parse(self, stream, media_type=None, parser_context=None):
@@ -32,12 +35,12 @@ class CappedJSONParser(JSONParser):
             except ValueError:
                 declared = 0
             if declared > limit:
-                raise RequestBodyTooLarge()
+                raise RequestBodyTooLarge(limit)
         if stream is None:
             return {}
         body = stream.read(limit + 1)
         if len(body) > limit:
-            raise RequestBodyTooLarge()
+            raise RequestBodyTooLarge(limit)
         data = super().parse(io.BytesIO(body), media_type, parser_context)
         bad = sorted(_keys_with_nul(data))
         if bad:

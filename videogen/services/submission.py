@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -31,6 +32,7 @@ from videogen.services.budgets import (
 )
 from videogen.services.estimates import estimate_cost
 from videogen.services.lifecycle import Transition, job_apply_snapshot, job_transition
+from videogen.services.media import MediaUnavailable, inline_media_stored, job_request_body
 from videogen.services.validation import validate_job_request
 
 logger = logging.getLogger(__name__)
@@ -58,7 +60,8 @@ def job_create(
 
     Raises ``django.core.exceptions.ValidationError`` (a dict of field errors) when the
     request does not fit the seed schema or the model's capabilities, and
-    ``BudgetExceededError`` when the workspace's budget blocks it.
+    ``BudgetExceededError`` when the workspace's budget blocks it. ``data:`` media are
+    stored as files and referenced from the row (``services.media``).
     """
     cleaned = validate_job_request(data)
     if not cleaned.get("callback_url") and videogen_settings.CALLBACK_URL:
@@ -67,18 +70,23 @@ def job_create(
         model=VideoModel.objects.filter(model_id=cleaned["model"]).first(), request=cleaned
     )
     now = timezone.now()
+    public_id = uuid.uuid4()
     try:
-        with transaction.atomic():
+        with (
+            inline_media_stored(request=cleaned, workspace=workspace, public_id=public_id) as row,
+            transaction.atomic(),
+        ):
             # The workspace stays locked until the job is stored: concurrent submitters wait.
             budget_check_locked(workspace_id=workspace.pk, estimate=estimate.cost)
             job = VideoJob.objects.create(
+                public_id=public_id,
                 estimated_cost=estimate.cost,
                 workspace=workspace,
                 created_by=created_by,
                 status=JobStatus.QUEUED,
                 # If the submit task is lost, the sweep re-enqueues the job after this.
                 next_poll_at=now + timedelta(seconds=videogen_settings.QUEUED_STALE_SECONDS),
-                **cleaned,
+                **row,
             )
             JobEvent.objects.create(
                 job=job, from_status="", to_status=JobStatus.QUEUED, source=source
@@ -105,7 +113,17 @@ def job_submit(*, job_id: int) -> Transition:
         return claim
     job = claim.job
     try:
-        snapshot = get_client().create_video(job.request_payload())
+        payload = job_request_body(job=job)
+    except MediaUnavailable as err:  # nothing was sent: the job can fail for good
+        return job_transition(
+            job_id=job.pk,
+            to_status=JobStatus.FAILED,
+            source=EventSource.SUBMIT,
+            fields={"failure_reason": "input_unavailable", "error": str(err)[:5000]},
+            message=str(err),
+        )
+    try:
+        snapshot = get_client().create_video(payload)
     except ProviderTransientError as err:
         return _after_transient_submit_error(job=job, err=err)
     except ProviderError as err:
