@@ -11,7 +11,7 @@ import posixpath
 from uuid import UUID
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_not_required, login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -59,6 +59,7 @@ def _read_capped_body(request: HttpRequest, limit: int) -> bytes | None:
 
 
 @method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(login_not_required, name="dispatch")
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
 class OpenRouterWebhookView(View):
     """POST endpoint for ``callback_url``: verify, store, apply, answer (see services.webhooks).
