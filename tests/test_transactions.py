@@ -39,12 +39,10 @@ def provider(settings):
 
 @pytest.fixture
 def ws():
-    return make_workspace("studio")
-
-
-@pytest.fixture
-def member(ws):
-    return make_member(ws, role=Role.MEMBER)
+    """A workspace with a member (``ws.member``)."""
+    workspace = make_workspace("studio")
+    workspace.member = make_member(workspace, role=Role.MEMBER)
+    return workspace
 
 
 @pytest.fixture
@@ -79,20 +77,20 @@ def poll_answer(job: VideoJob) -> str:
 
 
 def test_api_refresh_polls_outside_the_request_transaction(
-    atomic_requests, provider, ws, member, request_connection
+    atomic_requests, provider, ws, request_connection
 ):
     job = make_job(ws, status="pending", provider_job_id="vid-1")
     with responses.RequestsMock() as mock:
         seen = in_transaction_when_called(
             mock, "GET", f"{PROVIDER}/videos/vid-1", request_connection, body=poll_answer(job)
         )
-        response = client_for(member).post(f"{API}/jobs/{job.public_id}/refresh/")
+        response = client_for(ws.member).post(f"{API}/jobs/{job.public_id}/refresh/")
     assert response.status_code == 200 and response.json()["status"] == "completed"
     assert seen == [False]
 
 
 def test_api_content_streams_outside_the_request_transaction(
-    atomic_requests, provider, ws, member, request_connection
+    atomic_requests, provider, ws, request_connection
 ):
     job = make_job(ws, status="completed", provider_job_id="vid-2", unsigned_urls=["x"])
     with responses.RequestsMock() as mock:
@@ -104,17 +102,17 @@ def test_api_content_streams_outside_the_request_transaction(
             body=b"\x00\x00\x00\x18ftypmp42 video",
             headers={"Content-Type": "video/mp4"},
         )
-        response = client_for(member).get(f"{API}/jobs/{job.public_id}/content/")
+        response = client_for(ws.member).get(f"{API}/jobs/{job.public_id}/content/")
         assert b"".join(response.streaming_content).endswith(b"video")
     assert response.status_code == 200 and seen == [False]
 
 
 def test_page_refresh_polls_outside_the_request_transaction(
-    atomic_requests, provider, ws, member, request_connection
+    atomic_requests, provider, ws, request_connection
 ):
     job = make_job(ws, status="pending", provider_job_id="vid-3")
     client = Client()
-    client.force_login(member)
+    client.force_login(ws.member)
     with responses.RequestsMock() as mock:
         seen = in_transaction_when_called(
             mock, "GET", f"{PROVIDER}/videos/vid-3", request_connection, body=poll_answer(job)
@@ -151,11 +149,11 @@ def refused_receivers_wrote(calls) -> bool:
 
 
 def test_api_budget_refusal_signals_after_the_rollback(
-    atomic_requests, flat_model, ws, member, refusal_receiver, enqueued
+    atomic_requests, flat_model, ws, refusal_receiver, enqueued
 ):
     ws.monthly_budget = Decimal("0.10")
     ws.save()
-    response = client_for(member).post(
+    response = client_for(ws.member).post(
         f"{API}/jobs/",
         {"workspace": ws.slug, "model": "flat/model", "prompt": "x"},
         format="json",
@@ -167,12 +165,12 @@ def test_api_budget_refusal_signals_after_the_rollback(
 
 
 def test_page_budget_refusal_signals_after_the_rollback(
-    atomic_requests, flat_model, ws, member, refusal_receiver, enqueued
+    atomic_requests, flat_model, ws, refusal_receiver, enqueued
 ):
     ws.monthly_budget = Decimal("0.10")
     ws.save()
     client = Client()
-    client.force_login(member)
+    client.force_login(ws.member)
     response = client.post(
         reverse("videogen:workspace", args=[ws.slug]), {"model": "flat/model", "prompt": "x"}
     )
