@@ -385,3 +385,85 @@ def test_the_fetch_task_carries_a_timeout_fit_for_large_files(
     # The download budget, plus one read timeout (5 s here), plus a little: not the
     # cluster's 300 s.
     assert [t["timeout"] for t in fetch] == [1800 + 5 + 10]
+
+
+class _StallingContent(BaseHTTPRequestHandler):
+    """Sends the headers and half the video, then holds the connection (a fetcher in the
+    middle of a large download), until the test ends."""
+
+    started = threading.Event()
+    release = threading.Event()
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path.endswith("/videos/models"):  # the command's reachability check
+            body = b'{"data": []}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Content-Length", str(len(MP4)))
+        self.end_headers()
+        self.wfile.write(MP4[: len(MP4) // 2])
+        self.wfile.flush()
+        type(self).started.set()
+        type(self).release.wait(60)
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_fetcher_process_killed_mid_download_is_retried_by_the_sweep(
+    workspace, enqueued_fetches, settings
+):
+    import json
+    import os
+    import signal
+
+    from django.conf import settings as django_settings
+    from django.db import connection
+
+    from tests.processes import ManagedProcess, database_url
+
+    job = completed_job(workspace)
+    enqueued_fetches.clear()  # the completion's own fetch (committed: on_commit ran)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StallingContent)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _StallingContent.started.clear()
+    _StallingContent.release.clear()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIDEOGEN_", "OPENROUTER_"))}
+    env.update(
+        DATABASE_URL=database_url(connection.settings_dict),
+        DJANGO_SECRET_KEY=django_settings.SECRET_KEY,
+        OPENROUTER_BASE_URL=f"http://127.0.0.1:{server.server_address[1]}/api/v1",
+        VIDEOGEN_OVERRIDES=json.dumps({"SIMULATOR": True, "READ_TIMEOUT": 30}),
+    )
+    fetcher = ManagedProcess(
+        "fetcher", ["videogen_fetch_outputs", "--job", str(job.public_id)], env
+    )
+    try:
+        assert _StallingContent.started.wait(60), fetcher.dump()
+        assert VideoOutput.objects.get(job=job).status == OutputStatus.FETCHING
+        os.killpg(fetcher.pid, signal.SIGKILL)  # what django-q2 does at its timeout
+        fetcher.proc.wait(10)
+    finally:
+        fetcher.stop()
+        fetcher.cleanup()
+        _StallingContent.release.set()
+        server.shutdown()
+        server.server_close()
+    output = VideoOutput.objects.get(job=job)
+    assert (output.status, output.attempts) == (OutputStatus.FETCHING, 1)
+    reconcile_sweep()
+    assert enqueued_fetches == []  # the claim still runs
+    VideoOutput.objects.filter(pk=output.pk).update(next_attempt_at=timezone.now())
+    reconcile_sweep()
+    assert enqueued_fetches == [job.pk]
+    assert outputs_fetch(job_id=job.pk).stored == 1  # the simulator serves it whole
