@@ -17,6 +17,18 @@ def _is_postgres() -> bool:
     return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(tmp_path_factory):
+    """SQLite tests use a file, not shared memory: an in-memory test database makes Django
+    share ONE connection between a live server's thread and the test's, so a test could read
+    another thread's transaction half-done (and their transactions would interleave). With a
+    file each thread has its own connection, as in production."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        path = tmp_path_factory.mktemp("db") / "test.sqlite3"
+        database.setdefault("TEST", {})["NAME"] = str(path)
+
+
 @pytest.fixture(autouse=True)
 def _media_in_a_temporary_folder(settings, tmp_path_factory):
     """Files a test stores (outputs, data: media of requests) never land in the checkout."""

@@ -31,21 +31,59 @@ def run_action(client, action, jobs):
     )
 
 
-def test_resubmit_action_requeues_only_jobs_stuck_in_submitting(
+def test_resubmit_action_asks_for_confirmation_and_warns_it_may_bill_twice(admin_client):
+    unknown = make_job(status="unknown", needs_attention=True)
+    done = make_job(status="completed")
+    response = run_action(admin_client, "resubmit_jobs", [unknown, done])
+    text = response.content.decode()
+    assert "may be billed twice" in text
+    assert str(unknown.public_id) in text and str(done.public_id) in text
+    unknown.refresh_from_db()
+    assert unknown.status == "unknown"  # nothing happened yet
+
+
+def test_resubmit_action_once_confirmed_sends_a_new_job_for_unknown_outcomes_only(
     admin_client, enqueued, django_capture_on_commit_callbacks
 ):
-    stuck = make_job(status="submitting", needs_attention=True)
+    unknown = make_job(status="unknown", needs_attention=True, duration=8)
     done = make_job(status="completed")
     with django_capture_on_commit_callbacks(execute=True):
-        response = run_action(admin_client, "resubmit_jobs", [stuck, done])
-    stuck.refresh_from_db()
+        response = admin_client.post(
+            reverse("admin:videogen_videojob_changelist"),
+            {
+                "action": "resubmit_jobs",
+                "_selected_action": [unknown.pk, done.pk],
+                "confirm": "yes",
+            },
+            follow=True,
+        )
+    unknown.refresh_from_db()
     done.refresh_from_db()
-    assert stuck.status == "queued" and not stuck.needs_attention
+    clone = VideoJob.objects.get(resubmission_of=unknown)
+    assert (unknown.status, unknown.failure_reason, unknown.locally_closed) == (
+        "failed",
+        "resubmitted",
+        True,
+    )
+    assert not unknown.needs_attention
+    assert clone.status == "queued" and clone.duration == 8
     assert done.status == "completed"
-    assert enqueued == [stuck.pk]
+    assert enqueued == [clone.pk]
     text = response.content.decode()
-    assert "1 of 2 jobs resubmitted" in text
-    assert stuck.events.get(to_status="queued").source == "admin"
+    assert "1 of 2 jobs resubmitted" in text and str(clone.public_id) in text
+    assert unknown.events.get(to_status="failed").source == "admin"
+
+
+def test_abandon_action_closes_unknown_outcomes_only(admin_client):
+    unknown = make_job(status="unknown", needs_attention=True)
+    queued = make_job()
+    response = run_action(admin_client, "abandon_jobs", [unknown, queued])
+    unknown.refresh_from_db()
+    queued.refresh_from_db()
+    assert (unknown.status, unknown.failure_reason) == ("failed", "abandoned")
+    assert unknown.locally_closed and not unknown.needs_attention
+    assert queued.status == "queued"
+    assert "1 of 2 jobs marked abandoned" in response.content.decode()
 
 
 def test_cancel_action_cancels_queued_jobs_only(admin_client):

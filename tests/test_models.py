@@ -8,9 +8,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_status_rank_orders_the_lifecycle_and_terminal_states_share_the_top():
-    order = ["queued", "submitting", "pending", "in_progress"]
-    assert [JobStatus.rank(s) for s in order] == [0, 1, 2, 3]
-    assert {JobStatus.rank(s) for s in JobStatus.terminal()} == {4}
+    order = ["queued", "submitting", "unknown", "pending", "in_progress"]
+    assert [JobStatus.rank(s) for s in order] == [0, 1, 2, 3, 4]
+    assert {JobStatus.rank(s) for s in JobStatus.terminal()} == {5}
 
 
 def test_new_job_is_queued_with_a_public_uuid():

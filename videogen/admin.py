@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 from videogen.forms import UsageReportForm
 from videogen.models import (
     JobEvent,
+    JobStatus,
     OutputStatus,
     UsageEntry,
     VideoJob,
@@ -24,9 +25,10 @@ from videogen.models import (
     Workspace,
     WorkspaceMembership,
 )
+from videogen.services.budgets import BudgetExceededError
 from videogen.services.reconcile import job_poll_now
 from videogen.services.reports import report_as_csv, report_as_json, usage_report
-from videogen.services.submission import job_cancel, job_resubmit
+from videogen.services.submission import job_abandon, job_cancel, job_resubmit
 from videogen.services.webhooks import webhook_replay
 
 
@@ -101,7 +103,7 @@ class VideoJobAdmin(admin.ModelAdmin):
     list_select_related = ["workspace"]
     raw_id_fields = ["created_by"]
     inlines = [VideoOutputInline, JobEventInline]
-    actions = ["resubmit_jobs", "poll_jobs_now", "cancel_queued_jobs"]
+    actions = ["poll_jobs_now", "abandon_jobs", "resubmit_jobs", "cancel_queued_jobs"]
 
     def get_urls(self):
         download = self.admin_site.admin_view(self.download_output)
@@ -226,19 +228,62 @@ class VideoJobAdmin(admin.ModelAdmin):
             self.message_user(request, why_not, messages.WARNING)
 
     @admin.action(
-        description=_("Resubmit (jobs stuck in submitting: may generate twice)"),
-        permissions=["change"],
+        description=_("Mark abandoned (submission outcome unknown)"), permissions=["change"]
     )
-    def resubmit_jobs(self, request, queryset):
+    def abandon_jobs(self, request, queryset):
         ids = list(queryset.values_list("pk", flat=True))
-        done = sum(job_resubmit(job_id=pk).changed for pk in ids)
+        done = sum(job_abandon(job_id=pk).changed for pk in ids)
         self._report(
             request,
             done,
             len(ids),
-            "resubmitted",
-            _("Only jobs in 'submitting' can be resubmitted."),
+            "marked abandoned",
+            _("Only jobs whose submission outcome is unknown can be marked abandoned."),
         )
+
+    @admin.action(
+        description=_("Resubmit as a new job (outcome unknown: may be billed twice)"),
+        permissions=["change"],
+    )
+    def resubmit_jobs(self, request, queryset):
+        """Behind a confirmation page: the provider may already have this job."""
+        jobs = list(queryset.select_related("workspace").order_by("pk"))
+        if request.POST.get("confirm") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": _("Resubmit jobs whose outcome is unknown?"),
+                "resubmittable": [j for j in jobs if j.status == JobStatus.UNKNOWN],
+                "skipped": [j for j in jobs if j.status != JobStatus.UNKNOWN],
+                "action_name": "resubmit_jobs",
+                "selected": [j.pk for j in jobs],
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(
+                request, "admin/videogen/videojob/resubmit_confirmation.html", context
+            )
+        done = 0
+        for job in jobs:
+            try:
+                result = job_resubmit(job_id=job.pk)
+            except BudgetExceededError as err:
+                self.message_user(request, f"{job.public_id}: {err}", messages.ERROR)
+                continue
+            if result.job is not None:
+                done += 1
+                self.message_user(
+                    request,
+                    f"{job.public_id} resubmitted as {result.job.public_id}.",
+                    messages.SUCCESS,
+                )
+        self._report(
+            request,
+            done,
+            len(jobs),
+            "resubmitted",
+            _("Only jobs whose submission outcome is unknown can be resubmitted."),
+        )
+        return None
 
     @admin.action(description=_("Poll the provider now"), permissions=["change"])
     def poll_jobs_now(self, request, queryset):
@@ -249,7 +294,10 @@ class VideoJobAdmin(admin.ModelAdmin):
             done,
             len(ids),
             "polled",
-            _("Only pending or in-progress jobs not being polled right now are polled."),
+            _(
+                "Only jobs the provider knows that are in flight, completed without a cost, "
+                "or given up on by the site are polled (and not while a sweep holds them)."
+            ),
         )
 
     @admin.action(description=_("Cancel (queued jobs only)"), permissions=["change"])

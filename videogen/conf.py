@@ -72,6 +72,18 @@ DEFAULTS: dict[str, Any] = {
     "SUBMITTING_STALE_SECONDS": 600,
     # A queued job untouched this long is re-enqueued (its task was lost).
     "QUEUED_STALE_SECONDS": 300,
+    # --- the provider's word wins: unknown outcomes, late costs, jobs given up on --------
+    # A job whose submission outcome is unknown (its POST may have reached the provider)
+    # waits this long for the provider's callback, which binds it through the reference in
+    # its callback URL, before staff are asked to mark it abandoned or resubmit it.
+    "UNKNOWN_OUTCOME_ATTENTION_SECONDS": 3600,
+    # A job the site gave up on (past the deadline, not found) is still polled this long,
+    # every FOLLOW_UP_POLL_SECONDS, so a completion the provider bills is still recorded.
+    "FOLLOW_UP_SECONDS": 24 * 3600,
+    "FOLLOW_UP_POLL_SECONDS": 1800,
+    # A completed job without a cost is polled for it (with the poll backoff) this long,
+    # then flagged for staff.
+    "LATE_COST_MAX_SECONDS": 24 * 3600,
     # Minutes between catalog syncs from /videos/models.
     "MODEL_SYNC_INTERVAL_MINUTES": 60,
     # --- outputs --------------------------------------------------------------------------

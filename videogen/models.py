@@ -49,6 +49,10 @@ class JobStatus(models.TextChoices):
     # Local states, before the provider knows the job.
     QUEUED = "queued", _("queued")
     SUBMITTING = "submitting", _("submitting")
+    # The POST may have reached the provider but its answer was lost (read timeout, reset,
+    # a body that does not parse…). Never re-sent by the machine: the provider's callback
+    # binds it (see ``callback_ref``), else staff mark it abandoned or resubmit it.
+    UNKNOWN = "unknown", _("outcome unknown")
     # The provider's states.
     PENDING = "pending", _("pending")
     IN_PROGRESS = "in_progress", _("in progress")
@@ -67,20 +71,33 @@ class JobStatus(models.TextChoices):
         return frozenset({cls.PENDING, cls.IN_PROGRESS})
 
     @classmethod
+    def may_bill(cls) -> frozenset[str]:
+        """Not finished, and the provider may be generating (and billing) it: the budget
+        counts these at their estimate."""
+        return frozenset({cls.QUEUED, cls.SUBMITTING, cls.UNKNOWN, *cls.in_flight()})
+
+    @classmethod
+    def pollable(cls) -> frozenset[str]:
+        """Statuses the reconciler may poll: in flight, plus terminal jobs that still wait for
+        the provider's word (a late cost, or a job the site gave up on)."""
+        return cls.in_flight() | cls.terminal()
+
+    @classmethod
     def rank(cls, status: str) -> int:
-        """Order of the lifecycle; a job's rank never decreases and terminal (4) is final."""
+        """Order of the lifecycle; a job's rank never decreases and terminal (5) is final."""
         return _STATUS_RANK[status]
 
 
 _STATUS_RANK = {
     JobStatus.QUEUED: 0,
     JobStatus.SUBMITTING: 1,
-    JobStatus.PENDING: 2,
-    JobStatus.IN_PROGRESS: 3,
-    JobStatus.COMPLETED: 4,
-    JobStatus.FAILED: 4,
-    JobStatus.CANCELLED: 4,
-    JobStatus.EXPIRED: 4,
+    JobStatus.UNKNOWN: 2,
+    JobStatus.PENDING: 3,
+    JobStatus.IN_PROGRESS: 4,
+    JobStatus.COMPLETED: 5,
+    JobStatus.FAILED: 5,
+    JobStatus.CANCELLED: 5,
+    JobStatus.EXPIRED: 5,
 }
 
 
@@ -211,6 +228,19 @@ class VideoJob(models.Model):
         null=True, blank=True, help_text=_("Provider passthrough: {options: {slug: {...}}}.")
     )
     callback_url = models.URLField(max_length=2000, blank=True)
+    # Opaque and unguessable; sent as ``?ref=`` on the site's callback URL so a webhook for a
+    # provider job the site never heard of (its POST's answer was lost) finds its job.
+    callback_ref = models.CharField(
+        max_length=64, unique=True, null=True, blank=True, editable=False
+    )
+    resubmission_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="resubmissions",
+        help_text=_("The job whose unknown outcome staff resolved by sending this one."),
+    )
     # --- the provider's mirror (VideoGenerationResponse) ---------------------------------
     provider_job_id = models.CharField(max_length=200, unique=True, null=True, blank=True)
     generation_id = models.CharField(max_length=200, blank=True)
@@ -228,7 +258,16 @@ class VideoJob(models.Model):
     # --- bookkeeping (ours) ---------------------------------------------------------------
     estimated_cost = models.DecimalField(**MONEY, null=True, blank=True, help_text=_("USD"))
     failure_reason = models.CharField(
-        max_length=64, blank=True, help_text=_("Machine-readable cause when failed.")
+        max_length=64,
+        blank=True,
+        help_text=_("Machine-readable cause: why the job failed, or why its outcome is unknown."),
+    )
+    locally_closed = models.BooleanField(
+        default=False,
+        help_text=_(
+            "The site ended this job on its own (deadline, not found, abandoned). The "
+            "provider's final word still applies: a later completion is recorded and billed."
+        ),
     )
     last_error = models.TextField(blank=True, help_text=_("Last transient error seen."))
     needs_attention = models.BooleanField(

@@ -31,7 +31,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from videogen.conf import videogen_settings
 from videogen.forms import JobRequestForm
-from videogen.models import EventSource, JobStatus, VideoJob, Workspace
+from videogen.models import EventSource, VideoJob, Workspace
 from videogen.selectors import (
     WRITER_ROLES,
     job_output_stored,
@@ -40,7 +40,7 @@ from videogen.selectors import (
     workspaces_for_user,
 )
 from videogen.services.budgets import BudgetExceededError
-from videogen.services.reconcile import job_poll_now
+from videogen.services.reconcile import job_is_manually_pollable, job_poll_now
 from videogen.services.submission import job_create
 from videogen.services.webhooks import webhook_receive
 from videogen.transactions import outside_request_transactions
@@ -71,7 +71,9 @@ class OpenRouterWebhookView(View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         body = _read_capped_body(request, int(videogen_settings.WEBHOOK_MAX_BODY_BYTES))
-        answer = webhook_receive(body=body, headers=request.headers)
+        answer = webhook_receive(
+            body=body, headers=request.headers, callback_ref=request.GET.get("ref")
+        )
         if answer.status_code == 204:
             return HttpResponse(status=204)
         return JsonResponse({"error": answer.message}, status=answer.status_code)
@@ -163,7 +165,7 @@ def job_detail(request: HttpRequest, slug: str, public_id: UUID) -> HttpResponse
         "events": job.events.all(),
         "outputs": job.stored_outputs,
         "can_write": job.caller_role in WRITER_ROLES,
-        "can_refresh": job.status in JobStatus.in_flight(),
+        "can_refresh": job_is_manually_pollable(job),
     }
     return render(request, "videogen/job_detail.html", context)
 
@@ -175,7 +177,7 @@ def job_refresh(request: HttpRequest, slug: str, public_id: UUID) -> HttpRespons
     if refused := _not_allowed(request, "POST"):
         return refused
     _require_writer(job.caller_role)
-    if job.status in JobStatus.in_flight():
+    if job_is_manually_pollable(job):
         job_poll_now(job_id=job.pk)
         messages.info(request, "Asked the provider for the job's state.", fail_silently=True)
     return redirect(_job_url(job))

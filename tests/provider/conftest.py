@@ -6,6 +6,8 @@ registered fails, and a registered response that is never requested fails the te
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 import responses
 
@@ -47,3 +49,11 @@ def videogen_settings_for_tests(settings):
         "APP_TITLE": "Example Videos",
     }
     return settings.VIDEOGEN
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A local port nothing listens on (connections to it are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

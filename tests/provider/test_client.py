@@ -16,7 +16,7 @@ import pytest
 import requests
 from django.test import override_settings
 from responses import matchers
-from urllib3.exceptions import ProtocolError
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 import videogen
 from videogen.provider import client as client_module
@@ -607,6 +607,105 @@ def test_other_request_errors_become_provider_errors(video_client, mocked_respon
         video_client.get_video("job-abc123")
     assert not isinstance(excinfo.value, ProviderTransientError)
     assert excinfo.value.__cause__ is redirects
+
+
+# --- may the failed request have been processed? ----------------------------------------------
+
+
+def _refused() -> requests.exceptions.ConnectionError:
+    reason = NewConnectionError(None, "Failed to establish a new connection: [Errno 111]")
+    return requests.exceptions.ConnectionError(MaxRetryError(None, "/videos", reason=reason))
+
+
+def _reset() -> requests.exceptions.ConnectionError:
+    return requests.exceptions.ConnectionError(
+        ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer"))
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "processed"),
+    [
+        ({"body": requests.exceptions.ConnectTimeout("connect timed out")}, False),
+        ({"body": _refused()}, False),
+        ({"body": requests.exceptions.ReadTimeout("read timed out")}, True),
+        ({"body": _reset()}, True),
+        ({"body": requests.exceptions.ChunkedEncodingError("cut")}, True),
+        ({"body": requests.exceptions.SSLError("handshake or record error")}, True),
+        ({"status": 400, "json": {"error": {"code": 400, "message": "bad"}}}, False),
+        ({"status": 402, "json": {"error": {"code": 402, "message": "credits"}}}, False),
+        ({"status": 422, "body": "not even JSON"}, False),
+        ({"status": 429, "json": {"error": {"code": 429, "message": "slow"}}}, False),
+        ({"status": 500, "json": {"error": {"code": 500, "message": "Internal"}}}, False),
+        ({"status": 502, "json": {"error": {"code": 502, "message": "Provider error"}}}, False),
+        ({"status": 502, "body": "<html>502 Bad Gateway</html>"}, True),
+        ({"status": 500, "json": {"error": "a string, not the documented object"}}, True),
+        ({"status": 504, "body": ""}, True),
+        ({"status": 202, "body": '{"id": "job-'}, True),
+    ],
+)
+def test_every_failure_says_whether_the_provider_may_have_processed_the_request(
+    video_client, mocked_responses, answer, processed
+):
+    mocked_responses.post(VIDEOS, **answer)
+    with pytest.raises(ProviderError) as excinfo:
+        video_client.create_video(SPEC_REQUEST)
+    assert excinfo.value.may_have_been_processed is processed
+    assert excinfo.value.provider_job_id is None
+
+
+def test_a_connection_refused_by_a_real_socket_proves_nothing_was_sent(unused_port):
+    with OpenRouterVideoClient(
+        api_key=API_KEY, base_url=f"http://127.0.0.1:{unused_port}/api/v1"
+    ) as client:
+        with pytest.raises(ProviderConnectionError) as excinfo:
+            client.create_video(SPEC_REQUEST)
+    assert excinfo.value.may_have_been_processed is False
+
+
+@pytest.mark.parametrize(
+    "body", [{"id": "job-odd"}, {"id": "job-odd", "status": 3}, {"id": "job-odd", "status": None}]
+)
+def test_a_2xx_that_names_its_job_keeps_the_id_on_the_error(video_client, mocked_responses, body):
+    mocked_responses.post(VIDEOS, json=body, status=202)
+    with pytest.raises(ProviderMalformedResponse) as excinfo:
+        video_client.create_video(SPEC_REQUEST)
+    assert excinfo.value.provider_job_id == "job-odd"
+    assert excinfo.value.may_have_been_processed
+
+
+# --- get_generation --------------------------------------------------------------------------
+
+GENERATION_URL = f"{BASE_URL}/generation"
+
+
+def test_get_generation_reads_the_total_cost_as_decimal(video_client, mocked_responses):
+    mocked_responses.get(
+        GENERATION_URL,
+        body='{"data": {"id": "gen-1", "total_cost": 0.1, "model": "google/veo-3.1"}}',
+        match=[matchers.query_param_matcher({"id": "gen-1"})],
+    )
+    record = video_client.get_generation("gen-1")
+    assert (record.id, record.total_cost, record.model) == (
+        "gen-1",
+        Decimal("0.1"),
+        "google/veo-3.1",
+    )
+
+
+@pytest.mark.parametrize("body", ['{"data": null}', "[]", '{"data": {"total_cost": 1}}'])
+def test_get_generation_malformed(video_client, mocked_responses, body):
+    mocked_responses.get(GENERATION_URL, body=body)
+    with pytest.raises(ProviderMalformedResponse):
+        video_client.get_generation("gen-1")
+
+
+def test_get_generation_not_found(video_client, mocked_responses):
+    mocked_responses.get(
+        GENERATION_URL, status=404, json={"error": {"code": 404, "message": "Not found"}}
+    )
+    with pytest.raises(ProviderNotFound):
+        video_client.get_generation("gen-1")
 
 
 # --- list_models ---------------------------------------------------------------------------

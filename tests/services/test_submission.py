@@ -10,7 +10,13 @@ from tests.services.conftest import API
 from videogen.models import JobEvent, JobStatus, VideoJob
 from videogen.services import queue, submission
 from videogen.services.reconcile import reconcile_sweep
-from videogen.services.submission import job_cancel, job_create, job_resubmit, job_submit
+from videogen.services.submission import (
+    job_abandon,
+    job_cancel,
+    job_create,
+    job_resubmit,
+    job_submit,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -99,11 +105,13 @@ def test_definite_provider_errors_fail_the_job_with_message_and_reason(
             "headers": {"Retry-After": "30"},
         },
         {"status": 503, "json": {"error": {"code": 503, "message": "unavailable"}}},
+        {"status": 408, "json": {"error": {"code": 408, "message": "request timeout"}}},
         {"body": requests.exceptions.ConnectTimeout("timed out")},
-        {"body": requests.exceptions.ConnectionError("reset")},
     ],
 )
-def test_transient_errors_return_the_job_to_queued_with_backoff(job, mocked_provider, answer):
+def test_failures_that_prove_nothing_was_created_return_the_job_to_queued_with_backoff(
+    job, mocked_provider, answer
+):
     mocked_provider.post(f"{API}/videos", **answer)
     before = timezone.now()
     job_submit(job_id=job.pk)
@@ -132,8 +140,54 @@ def test_due_queued_jobs_are_re_enqueued_by_the_sweep(job, no_broker, mocked_pro
     assert no_broker == [job.pk]
 
 
-def test_crash_after_post_is_never_resent_until_staff_resubmit(
-    job, mocked_provider, monkeypatch, no_broker, django_capture_on_commit_callbacks
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ({"body": requests.exceptions.ReadTimeout("read timed out")}, "timeout"),
+        ({"body": requests.exceptions.ConnectionError("Connection aborted.")}, "connection_error"),
+        ({"status": 202, "body": '{"id": "job-'}, "malformed_response"),
+        ({"status": 502, "body": "<html>Bad Gateway</html>"}, "server_error"),
+        ({"status": 500, "json": {"detail": "oops"}}, "server_error"),
+    ],
+)
+def test_failures_after_the_request_may_have_arrived_leave_the_outcome_unknown(
+    job, mocked_provider, answer, reason, no_broker
+):
+    post = mocked_provider.post(f"{API}/videos", **answer)
+    job_submit(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.failure_reason) == (JobStatus.UNKNOWN, reason)
+    assert "outcome unknown" in job.last_error.lower() and not job.needs_attention
+    # No sweep, no repeated task ever POSTs it again.
+    VideoJob.objects.filter(pk=job.pk).update(submitted_at=timezone.now() - timedelta(hours=2))
+    no_broker.clear()
+    reconcile_sweep()
+    job_submit(job_id=job.pk)
+    assert post.call_count == 1 and no_broker == []
+    job.refresh_from_db()
+    # ... and, with no callback in time, staff are asked to decide.
+    assert job.status == JobStatus.UNKNOWN and job.needs_attention
+    assert "Mark abandoned" in job.last_error
+
+
+def test_a_2xx_that_names_its_job_binds_it_even_when_the_rest_does_not_parse(job, mocked_provider):
+    mocked_provider.post(f"{API}/videos", json={"id": "job-odd", "status": 17}, status=202)
+    job_submit(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.provider_job_id) == (JobStatus.PENDING, "job-odd")
+    assert "unreadable answer" in job.last_error
+
+
+def test_an_unknown_status_in_the_answer_still_binds_the_job(job, mocked_provider):
+    mocked_provider.post(f"{API}/videos", json={**ACCEPTED, "status": "queued-upstream"})
+    job_submit(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.provider_job_id) == (JobStatus.PENDING, ACCEPTED["id"])
+    assert job.provider_status == "queued-upstream"
+
+
+def test_crash_after_post_leaves_the_outcome_unknown_and_never_resends(
+    job, mocked_provider, monkeypatch, no_broker
 ):
     post = mocked_provider.post(f"{API}/videos", json=ACCEPTED, status=202)
 
@@ -147,22 +201,43 @@ def test_crash_after_post_is_never_resent_until_staff_resubmit(
     job.refresh_from_db()
     assert job.status == JobStatus.SUBMITTING and post.call_count == 1
 
-    # Later sweeps flag it for staff and never POST it again.
-    VideoJob.objects.filter(pk=job.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    # The sweep moves it to "unknown" and never POSTs it again.
+    VideoJob.objects.filter(pk=job.pk).update(updated_at=timezone.now() - timedelta(minutes=11))
     reconcile_sweep()
     job_submit(job_id=job.pk)
     job.refresh_from_db()
-    assert job.needs_attention and "not re-sent" in job.last_error
+    assert (job.status, job.failure_reason) == (JobStatus.UNKNOWN, "worker_stopped")
+    assert "not sent again automatically" in job.last_error
     assert post.call_count == 1
 
-    # An explicit resubmit sends it again, once.
-    with django_capture_on_commit_callbacks(execute=True):
-        assert job_resubmit(job_id=job.pk).changed
-    assert no_broker[-1] == job.pk
+
+def test_resubmit_sends_a_new_job_and_keeps_the_original_recoverable(
+    job, mocked_provider, no_broker, django_capture_on_commit_callbacks
+):
+    post = mocked_provider.post(f"{API}/videos", body=requests.exceptions.ReadTimeout("slow"))
     job_submit(job_id=job.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = job_resubmit(job_id=job.pk)
     job.refresh_from_db()
-    assert post.call_count == 2 and job.status == JobStatus.PENDING
-    assert not job.needs_attention
+    assert (job.status, job.failure_reason, job.locally_closed) == ("failed", "resubmitted", True)
+    clone = result.job
+    assert clone.resubmission_of == job and clone.status == JobStatus.QUEUED
+    assert clone.callback_ref != job.callback_ref
+    assert (clone.prompt, clone.duration, clone.model) == (job.prompt, job.duration, job.model)
+    assert no_broker[-1] == clone.pk
+    assert str(clone.public_id) in job.events.last().message
+    # A job whose outcome is known is never resubmitted.
+    assert job_resubmit(job_id=job.pk).job is None
+    assert post.call_count == 1
+
+
+def test_abandon_only_applies_to_unknown_outcomes(job, mocked_provider):
+    assert not job_abandon(job_id=job.pk).changed  # queued: it can simply be cancelled
+    mocked_provider.post(f"{API}/videos", body=requests.exceptions.ReadTimeout("slow"))
+    job_submit(job_id=job.pk)
+    assert job_abandon(job_id=job.pk).changed
+    job.refresh_from_db()
+    assert (job.status, job.failure_reason, job.locally_closed) == ("failed", "abandoned", True)
 
 
 def test_cancel_only_before_submission(job, mocked_provider):

@@ -337,3 +337,48 @@ def test_cost_is_an_exact_json_number_not_a_float_round_trip():
 
     body = dumps({"usage": {"cost": Decimal("0.10000000000000001"), "is_byok": False}})
     assert body == b'{"usage":{"cost":0.10000000000000001,"is_byok":false}}'
+
+
+def test_generation_record_holds_what_was_billed_and_matches_the_spec(
+    simulator, simulator_session, openrouter_schema
+):
+    simulator.config.apply_patch({"late_cost_polls": 5})
+    created = simulator_session.post(
+        simulator.url("/videos"),
+        json={
+            "model": "google/veo-3.1",
+            "prompt": "fox [sim:late-cost]",
+            "duration": 4,
+            "generate_audio": False,
+        },
+    ).json()
+    url = simulator.url("/generation")
+    gen = created["generation_id"]
+    assert simulator_session.get(url, params={"id": gen}).status_code == 404  # not finished
+    simulator.state.set_status(created["id"], "completed")
+    polled = simulator_session.get(simulator.url(f"/videos/{created['id']}")).json()
+    assert polled["usage"]["cost"] is None  # the video API has not reported it yet...
+    response = simulator_session.get(url, params={"id": gen})
+    assert response.status_code == 200
+    openrouter_schema(response.json(), "GenerationResponse")
+    record = response.json()["data"]
+    # ... but the provider's own record has it: 4 s at 0.20 USD/s.
+    assert (record["id"], record["total_cost"], record["api_type"]) == (gen, 0.8, "video")
+
+
+def test_generation_of_a_failed_job_bills_nothing(simulator, simulator_session):
+    created = simulator_session.post(
+        simulator.url("/videos"), json={"model": "google/veo-3.1", "prompt": "x [sim:fail]"}
+    ).json()
+    simulator.state.set_status(created["id"], "failed")
+    record = simulator_session.get(
+        simulator.url("/generation"), params={"id": created["generation_id"]}
+    ).json()
+    assert record["data"]["total_cost"] == 0
+
+
+@pytest.mark.parametrize("query", [{}, {"id": "gen-nope"}])
+def test_generation_unknown_or_missing_id(simulator, simulator_session, query):
+    response = simulator_session.get(simulator.url("/generation"), params=query)
+    assert response.status_code in (400, 404)
+    assert "error" in response.json()

@@ -94,6 +94,32 @@ def test_fault_after_processing_creates_the_job_anyway(simulator, simulator_sess
     assert len(simulator.state) == 1
 
 
+def test_a_server_error_after_processing_answers_like_a_gateway_not_like_the_provider(
+    simulator, simulator_session
+):
+    simulator.config.apply_patch({"server_error_rate": 1.0, "fault_after_processing": True})
+    response = simulator_session.post(simulator.url("/videos"), json=VEO)
+    assert response.status_code in (500, 502, 503)
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert len(simulator.state) == 1
+
+
+def test_a_429_is_always_answered_before_processing(simulator, simulator_session):
+    # A documented refusal of a job the provider then created would be a provider bug.
+    simulator.config.apply_patch({"rate_limit_rate": 1.0, "fault_after_processing": True})
+    response = simulator_session.post(simulator.url("/videos"), json=VEO)
+    assert response.status_code == 429
+    assert len(simulator.state) == 0
+
+
+def test_latency_after_processing_times_out_a_post_that_created_its_job(simulator):
+    simulator.config.apply_patch({"latency_seconds": 0.5, "latency_after_processing": True})
+    headers = {"Authorization": f"Bearer {simulator.api_key}"}
+    with pytest.raises(requests.ReadTimeout):
+        requests.post(simulator.url("/videos"), json=VEO, headers=headers, timeout=(2, 0.1))
+    assert len(simulator.state) == 1
+
+
 def test_latency_is_added_and_requests_overlap(simulator):
     simulator.config.latency_seconds = 0.3
     headers = {"Authorization": f"Bearer {simulator.api_key}"}

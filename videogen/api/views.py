@@ -53,7 +53,7 @@ from videogen.selectors import (
     workspaces_for_user,
 )
 from videogen.services.outputs import job_content_open
-from videogen.services.reconcile import job_poll_now
+from videogen.services.reconcile import job_is_manually_pollable, job_poll_now
 from videogen.services.reports import report_as_csv, report_as_json, usage_report
 from videogen.services.submission import job_cancel, job_create
 from videogen.services.validation import validate_job_request
@@ -302,9 +302,10 @@ class JobViewSet(
     @extend_schema(
         summary="Poll the provider now",
         description=(
-            "For a job at the provider (pending, in progress), asks the provider for its state "
-            "right away and applies it; otherwise (or while a sweep is polling it) answers the "
-            "job as it is. A provider failure is recorded on the job, never raised."
+            "For a job at the provider that is in flight, completed but still missing its cost, "
+            "or given up on by the site, asks the provider for its state right away and "
+            "applies it; otherwise (or while a sweep is polling it) answers the job as it is. "
+            "A provider failure is recorded on the job, never raised."
         ),
         request=None,
         responses={200: s.JobSerializer, **errors(404)},
@@ -312,7 +313,7 @@ class JobViewSet(
     @action(detail=True, methods=["post"])
     def refresh(self, request, id=None):
         job = self.get_object()
-        if job.status in JobStatus.in_flight():
+        if job_is_manually_pollable(job):
             job_poll_now(job_id=job.pk)
             job = self.get_object()
         return self._job_response(job)

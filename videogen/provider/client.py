@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ReadTimeoutError
 
 import videogen
 from videogen.conf import videogen_settings
@@ -44,7 +44,7 @@ from videogen.provider.errors import (
     ProviderServerError,
     ProviderTimeout,
 )
-from videogen.provider.types import VideoJobSnapshot, VideoModelInfo
+from videogen.provider.types import GenerationRecord, VideoJobSnapshot, VideoModelInfo
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +145,25 @@ def _error_message(response: requests.Response, text: str) -> str:
     return response.reason or f"HTTP {response.status_code}"
 
 
+def is_documented_error_body(text: str) -> bool:
+    """The provider's own error shape, ``{"error": {"code": <int>, "message": <str>}}``.
+
+    An answer in this shape comes from OpenRouter itself, which refused the request; any
+    other 5xx body (a gateway's HTML page, a cut-off reply) may follow a request it processed.
+    """
+    try:
+        body = _decode_json(text.encode())
+    except ValueError:
+        return False
+    error = body.get("error") if isinstance(body, dict) else None
+    return (
+        isinstance(error, dict)
+        and isinstance(error.get("code"), int)
+        and not isinstance(error.get("code"), bool)
+        and isinstance(error.get("message"), str)
+    )
+
+
 def _error_for_status(response: requests.Response, text: str) -> ProviderError:
     status = response.status_code
     if status >= 500:
@@ -155,27 +174,48 @@ def _error_for_status(response: requests.Response, text: str) -> ProviderError:
         cls = ProviderBadRequest
     else:  # 1xx/3xx that requests did not resolve
         cls = ProviderError
+    # A 4xx is the provider refusing the request; a 5xx proves nothing unless the body is the
+    # provider's own documented error.
+    processed = (status >= 500 and not is_documented_error_body(text)) or status < 400
     return cls(
         _error_message(response, text),
         status_code=status,
         response_text=_truncate(text, RESPONSE_TEXT_LIMIT),
         retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        may_have_been_processed=processed,
     )
 
 
+def _never_sent(err: requests.RequestException) -> bool:
+    """True only when the failure proves no byte of the request reached the server: the
+    connection itself could not be made (refused, unreachable, timed out while connecting)."""
+    if isinstance(err, requests.ConnectTimeout):
+        return True
+    if isinstance(err, requests.ConnectionError) and err.args:
+        cause = err.args[0]
+        if isinstance(cause, MaxRetryError):
+            cause = cause.reason
+        # NewConnectionError (refused, DNS) subclasses ConnectTimeoutError.
+        return isinstance(cause, ConnectTimeoutError)
+    return False
+
+
 def _translate_request_exception(err: requests.RequestException, what: str) -> ProviderError:
+    processed = not _never_sent(err)
     # ConnectTimeout is both a Timeout and a ConnectionError: timeouts are checked first.
     if isinstance(err, requests.Timeout) or (
         isinstance(err, requests.ConnectionError)
         and err.args
         and isinstance(err.args[0], ReadTimeoutError)
     ):
-        return ProviderTimeout(f"{what} timed out: {err}")
+        return ProviderTimeout(f"{what} timed out: {err}", may_have_been_processed=processed)
     if isinstance(err, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
-        return ProviderConnectionError(f"{what} failed to connect or was cut off: {err}")
+        return ProviderConnectionError(
+            f"{what} failed to connect or was cut off: {err}", may_have_been_processed=processed
+        )
     if isinstance(err, requests.exceptions.ContentDecodingError):
         return ProviderMalformedResponse(f"{what} sent an undecodable body: {err}")
-    return ProviderError(f"{what} failed: {err}")
+    return ProviderError(f"{what} failed: {err}", may_have_been_processed=processed)
 
 
 class VideoContent:
@@ -315,6 +355,18 @@ class OpenRouterVideoClient:
         )
         return VideoContent(response, chunk_size=chunk_size, what=f"GET {path}")
 
+    def get_generation(self, generation_id: str) -> GenerationRecord:
+        """``GET /generation?id=``: the provider's own record of a generation, with what it
+        billed (``total_cost``): the ledger audit's reference."""
+        if not isinstance(generation_id, str) or not generation_id:
+            raise ValueError(f"invalid generation id: {generation_id!r}")
+        response = self._request("GET", "/generation", params={"id": generation_id})
+        data = self._json(response)
+        try:
+            return GenerationRecord.from_json(data)
+        except (ValueError, TypeError) as err:
+            raise self._malformed(response, str(err)) from err
+
     def list_models(self) -> list[VideoModelInfo]:
         """``GET /videos/models``: every video model with its supported parameters."""
         response = self._request("GET", "/videos/models")
@@ -408,11 +460,14 @@ class OpenRouterVideoClient:
         return data[:limit].decode(response.encoding or "utf-8", errors="replace")
 
     @staticmethod
-    def _malformed(response: requests.Response, message: str) -> ProviderMalformedResponse:
+    def _malformed(
+        response: requests.Response, message: str, *, provider_job_id: str | None = None
+    ) -> ProviderMalformedResponse:
         return ProviderMalformedResponse(
             f"{response.request.method} {response.url}: {message}",
             status_code=response.status_code,
             response_text=_truncate(response.text, RESPONSE_TEXT_LIMIT),
+            provider_job_id=provider_job_id,
         )
 
     def _json(self, response: requests.Response) -> Any:
@@ -426,7 +481,12 @@ class OpenRouterVideoClient:
         try:
             return VideoJobSnapshot.from_json(data)
         except (ValueError, TypeError) as err:
-            raise self._malformed(response, str(err)) from err
+            job_id = data.get("id") if isinstance(data, dict) else None
+            raise self._malformed(
+                response,
+                str(err),
+                provider_job_id=job_id if isinstance(job_id, str) and job_id else None,
+            ) from err
 
 
 # --- the process-wide client ---------------------------------------------------------------

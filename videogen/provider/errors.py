@@ -3,6 +3,13 @@
 ``ProviderTransientError`` marks what is worth retrying later (429, 5xx, timeouts, connection
 errors, malformed responses); everything else under ``ProviderError`` is a definite answer.
 Each carries the HTTP status (when there was one), the provider's message and the raw text.
+
+``may_have_been_processed`` says what the client could observe about the request itself:
+``False`` only when the failure proves the provider never acted on it (the connection was
+never made, a documented 4xx or 429, the provider's own documented error body); ``True``
+whenever the request may have reached the provider (read timeout, a reset after sending, a
+2xx that does not parse, a 5xx that is not the provider's documented error). The submission
+service decides from it whether a POST may ever be sent again.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ class ProviderError(Exception):
         status_code: int | None = None,
         response_text: str = "",
         retry_after: float | None = None,
+        may_have_been_processed: bool = True,
+        provider_job_id: str | None = None,
     ):
         super().__init__(message)
         self.message = message
@@ -28,6 +37,10 @@ class ProviderError(Exception):
             self.status_code = status_code
         self.response_text = response_text
         self.retry_after = retry_after
+        self.may_have_been_processed = may_have_been_processed
+        # A job id found in an answer that was otherwise unusable (e.g. a 2xx whose status
+        # does not parse): the provider did create that job.
+        self.provider_job_id = provider_job_id
 
     def __str__(self) -> str:
         prefix = f"{self.status_code} " if self.status_code else ""

@@ -185,3 +185,29 @@ class VideoModelInfo:
             allowed_passthrough_parameters=_str_tuple(data.get("allowed_passthrough_parameters")),
             raw=data,
         )
+
+
+@dataclass(frozen=True)
+class GenerationRecord:
+    """The provider's record of one generation (``GET /generation?id=``): what it billed."""
+
+    id: str
+    total_cost: Decimal | None
+    model: str = ""
+    is_byok: bool = False
+    api_type: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_json(cls, body: Any) -> GenerationRecord:
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            raise ValueError("generation JSON has no 'data.id'")
+        return cls(
+            id=data["id"],
+            total_cost=_decimal_or_none(data.get("total_cost")),
+            model=str(data.get("model") or ""),
+            is_byok=bool(data.get("is_byok")),
+            api_type=data.get("api_type") if isinstance(data.get("api_type"), str) else None,
+            raw=data,
+        )

@@ -1,7 +1,8 @@
 """Monthly budgets per workspace, held at submission under a lock on the workspace.
 
 committed = month-to-date ledger spend
-          + estimates of the workspace's jobs still in flight (queued → in progress)
+          + estimates of the workspace's jobs that may still bill (queued, submitting,
+            outcome unknown, pending, in progress)
           + estimates of this month's completed jobs whose cost has not arrived yet
 projected = committed + this job's estimate
 
@@ -99,7 +100,7 @@ def workspace_month_spend(
     pending = (
         VideoJob.objects.filter(workspace_id=workspace_id)
         .filter(
-            Q(status__in=[JobStatus.QUEUED, JobStatus.SUBMITTING, *JobStatus.in_flight()])
+            Q(status__in=JobStatus.may_bill())
             | Q(status=JobStatus.COMPLETED, finished_at__gte=start, usage_entry__cost__isnull=True)
         )
         .aggregate(total=Sum("estimated_cost"))["total"]

@@ -7,6 +7,12 @@ final, ``submitting → queued`` only as an explicit retry), writes the job with
 compare-and-set on ``version``, records a ``JobEvent``, writes the ledger entry once when
 usage arrives, and sends signals on commit. Two writers racing on one job end with one
 transition, one event and one ledger row.
+
+The provider's word wins for money: a terminal status the *site* decided on its own (past
+the deadline, not found, abandoned by staff: ``locally_closed``) still gives way to the
+provider's own final status, once, so a job the provider completes and bills after the site
+gave up gets its ledger row and its outputs, and its history shows both. A completed job
+whose cost has not arrived keeps a ``next_poll_at`` so the reconciler polls until it does.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -21,6 +28,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from videogen import signals
+from videogen.conf import videogen_settings
 from videogen.models import EventSource, JobEvent, JobStatus, UsageEntry, VideoJob
 from videogen.provider.types import VideoJobSnapshot, VideoStatus, VideoUsage
 
@@ -62,11 +70,16 @@ def status_from_provider(status: VideoStatus) -> str | None:
     return _FROM_PROVIDER.get(status)
 
 
-def _transition_allowed(current: str, target: str, *, allow_retry: bool) -> tuple[bool, str]:
+def _transition_allowed(
+    job: VideoJob, target: str, *, allow_retry: bool, provider_final: bool
+) -> tuple[bool, str]:
+    current = job.status
+    if current in JobStatus.terminal():
+        if job.locally_closed and provider_final:
+            return True, ""  # the provider's final word after the site gave up
+        return False, f"{current} is final"
     if current == target:
         return False, "same status"
-    if current in JobStatus.terminal():
-        return False, f"{current} is final"
     if allow_retry and current == JobStatus.SUBMITTING and target == JobStatus.QUEUED:
         return True, ""
     if JobStatus.rank(target) <= JobStatus.rank(current):
@@ -90,9 +103,12 @@ def job_transition(
     message: str = "",
     expect_from: Iterable[str] | None = None,
     allow_retry: bool = False,
+    provider_final: bool = False,
 ) -> Transition:
     """Move job ``job_id`` to ``to_status`` if the lifecycle allows it.
 
+    ``provider_final`` says ``to_status`` is the provider's own terminal status (a poll or a
+    webhook): only that may replace a terminal status the site decided locally.
     ``fields`` are written only with an allowed transition. ``fill_fields`` are written
     whenever the job is not behind the observation (same status or moving to it), but
     only into empty fields once the job is terminal: a late webhook never rewrites history.
@@ -117,6 +133,7 @@ def job_transition(
             message=message,
             expected=expected,
             allow_retry=allow_retry,
+            provider_final=provider_final,
         )
         if result is not None:
             return result
@@ -135,6 +152,7 @@ def _try_transition(
     message: str,
     expected: frozenset[str] | None,
     allow_retry: bool,
+    provider_final: bool,
 ) -> Transition | None:
     """One compare-and-set attempt; ``None`` when another writer got there first."""
     now = timezone.now()
@@ -144,17 +162,33 @@ def _try_transition(
         if expected is not None and current not in expected:
             allowed, reason = False, f"expected {sorted(expected)}, job is {current}"
         else:
-            allowed, reason = _transition_allowed(current, to_status, allow_retry=allow_retry)
+            allowed, reason = _transition_allowed(
+                job, to_status, allow_retry=allow_retry, provider_final=provider_final
+            )
         # Only an allowed move or a fresh look at the same status may write anything.
         relevant = allowed or (to_status == current and (expected is None or current in expected))
         updates: dict[str, Any] = {}
         if allowed:
+            if to_status in JobStatus.terminal():
+                # Defaults of an end; a caller may keep polling (a job the site gave up on).
+                updates.update(
+                    finished_at=now,
+                    next_poll_at=None,
+                    lease_until=None,
+                    needs_attention=False,
+                    locally_closed=False,
+                )
+            if current == JobStatus.UNKNOWN or current in JobStatus.terminal():
+                # The doubt is resolved (or the provider overrules the site): its traces go.
+                updates.update(failure_reason="", last_error="", needs_attention=False)
+            if current in JobStatus.terminal():
+                message = message or (
+                    f"the provider reported {to_status} after the site had given up "
+                    f"({job.failure_reason or 'closed locally'})"
+                )
             updates.update(fields)
             updates.update(fill_fields)
             updates["status"] = to_status
-            if to_status in JobStatus.terminal():
-                updates.update(finished_at=now, next_poll_at=None, lease_until=None)
-                updates.setdefault("needs_attention", False)
         elif relevant:
             # Same status: write only what actually changes (most polls change nothing).
             terminal = current in JobStatus.terminal()
@@ -183,6 +217,8 @@ def _try_transition(
                     usage.cost,
                     entry.cost,
                 )
+        if final_status == JobStatus.COMPLETED and relevant:
+            _schedule_cost_poll(job, updates, now=now, just_completed=allowed)
 
         if not updates:
             return Transition(job, current, current, changed=False, rejected_reason=reason)
@@ -227,6 +263,19 @@ def _try_transition(
         cost_updated=cost_updated,
         rejected_reason=reason,
     )
+
+
+def _schedule_cost_poll(
+    job: VideoJob, updates: dict[str, Any], *, now, just_completed: bool
+) -> None:
+    """A completed job is polled until its cost is known, then no more."""
+    cost = updates.get("cost", job.cost)
+    provider_job_id = updates.get("provider_job_id", job.provider_job_id)
+    if cost is None and provider_job_id and just_completed:
+        delay = videogen_settings.POLL_INITIAL_DELAY_SECONDS
+        updates["next_poll_at"] = now + timedelta(seconds=delay)
+    elif cost is not None and (job.next_poll_at is not None or "next_poll_at" in updates):
+        updates["next_poll_at"] = None
 
 
 def _write_ledger(
@@ -288,6 +337,7 @@ def job_apply_snapshot(
     snapshot: VideoJobSnapshot,
     source: str,
     fields: Mapping[str, Any] | None = None,
+    message: str = "",
 ) -> Transition:
     """Apply one observation of the provider job (a poll, a webhook, the POST's answer).
 
@@ -311,6 +361,7 @@ def job_apply_snapshot(
         fields["failure_reason"] = "provider_failed"
     elif target in (JobStatus.CANCELLED, JobStatus.EXPIRED):
         fields["failure_reason"] = f"provider_{target}"
+    provider_final = target is not None and snapshot.is_terminal
     if target is None:
         # A status we do not know: keep ours, record what the provider said.
         current = VideoJob.objects.values_list("status", flat=True).get(pk=job_id)
@@ -323,4 +374,6 @@ def job_apply_snapshot(
         fill_fields=mirror,
         usage=snapshot.usage,
         payload={"provider": snapshot.raw} if snapshot.raw else {},
+        message=message,
+        provider_final=provider_final,
     )

@@ -2,18 +2,25 @@
 
 One sweep:
 1. re-enqueues queued jobs whose submission is due (retry backoff over, or task lost);
-2. flags jobs stuck in ``submitting`` for staff (never re-POSTs them);
-3. fails jobs past the deadline;
-4. claims due in-flight jobs under a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
-   several clusters never poll one job), polls them concurrently through the one pooled
-   client, applies each answer through the lifecycle function, and reschedules the rest
-   with backoff and jitter in one bulk write.
+2. moves jobs stuck in ``submitting`` (the worker died around its POST) to ``unknown``, and
+   flags for staff the ``unknown`` jobs no callback has bound in
+   ``UNKNOWN_OUTCOME_ATTENTION_SECONDS`` (never re-POSTs them);
+3. fails jobs past the deadline, closing them *locally*: they are still polled, slowly, for
+   ``FOLLOW_UP_SECONDS``, so a completion the provider bills later is still recorded;
+4. stops the follow-up of jobs given up on long ago, and flags completed jobs whose cost
+   never arrived within ``LATE_COST_MAX_SECONDS``;
+5. claims due jobs under a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
+   clusters never poll one job): in flight, completed without a cost, or closed locally
+   and still followed up; polls them concurrently through the one pooled client, applies
+   each answer through the lifecycle function, and reschedules the rest with backoff and
+   jitter in one bulk write.
 One job's failure never stops the sweep.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import time
 import uuid
 from collections.abc import Callable
@@ -22,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from videogen.conf import videogen_settings
@@ -39,15 +46,64 @@ logger = logging.getLogger(__name__)
 
 STALE_SUBMITTING_MESSAGE = (
     "Submission outcome unknown: the worker stopped between sending the job to the provider "
-    "and saving its answer. It was not re-sent automatically (that could bill twice). "
-    "Check the provider, then use the admin action 'Resubmit' if it never arrived."
+    "and saving its answer. It is not sent again automatically (that could bill twice); the "
+    "provider's callback completes it if it was created."
 )
+UNKNOWN_ATTENTION_MESSAGE = (
+    "No callback from the provider within {seconds} s of this job's uncertain submission. "
+    "If the provider never created it, 'Mark abandoned' closes it; 'Resubmit' sends it as a "
+    "new job (which may be billed twice). Either way a late callback still completes it."
+)
+MISSING_COST_MESSAGE = (
+    "The provider has not reported this job's cost within {seconds} s of its completion; "
+    "polling stopped. Compare with the provider's record: videogen_audit_ledger "
+    "--against-provider, then 'Poll now' to try again."
+)
+
+
+def pollable_q(*, now: datetime) -> Q:
+    """Jobs the sweep keeps polling (``next_poll_at`` says when): in flight, completed but
+    waiting for a cost, or closed by the site and still followed up."""
+    late_cost_since = now - timedelta(seconds=videogen_settings.LATE_COST_MAX_SECONDS)
+    follow_up_since = now - timedelta(seconds=videogen_settings.FOLLOW_UP_SECONDS)
+    return (
+        Q(status__in=JobStatus.in_flight())
+        | Q(status=JobStatus.COMPLETED, cost__isnull=True, finished_at__gte=late_cost_since)
+        | Q(
+            status__in=JobStatus.terminal(),
+            locally_closed=True,
+            finished_at__gte=follow_up_since,
+        )
+    )
+
+
+def manually_pollable_q() -> Q:
+    """Jobs staff or a member may poll on demand (refresh, *Poll now*), whatever their age."""
+    return Q(provider_job_id__isnull=False) & (
+        Q(status__in=JobStatus.in_flight())
+        | Q(status=JobStatus.COMPLETED, cost__isnull=True)
+        | Q(status__in=JobStatus.terminal(), locally_closed=True)
+    )
+
+
+def job_is_manually_pollable(job: VideoJob) -> bool:
+    """``manually_pollable_q`` for one loaded job (the API and pages decide with it)."""
+    if not job.provider_job_id:
+        return False
+    return (
+        job.status in JobStatus.in_flight()
+        or (job.status == JobStatus.COMPLETED and job.cost is None)
+        or (job.status in JobStatus.terminal() and job.locally_closed)
+    )
 
 
 @dataclass
 class SweepReport:
     requeued: int = 0
     flagged_submitting: int = 0
+    flagged_unknown: int = 0
+    follow_ups_ended: int = 0
+    flagged_missing_cost: int = 0
     deadline_failed: int = 0
     outputs_requeued: int = 0
     claimed: int = 0
@@ -62,7 +118,9 @@ class SweepReport:
         return (
             f"claimed {self.claimed}, polled {self.polled}, {self.transitions} transitions, "
             f"{self.errors} errors, {self.not_found_failed} failed as not found, "
-            f"{self.requeued} re-enqueued, {self.flagged_submitting} flagged in submitting, "
+            f"{self.requeued} re-enqueued, {self.flagged_submitting} stuck in submitting, "
+            f"{self.flagged_unknown} unknown outcomes for staff, "
+            f"{self.flagged_missing_cost} costs never reported, "
             f"{self.deadline_failed} past deadline ({self.seconds:.2f}s)"
         )
 
@@ -96,11 +154,71 @@ def jobs_requeue_due(*, now: datetime) -> int:
     return len(won)
 
 
-def jobs_flag_stale_submitting(*, now: datetime) -> int:
+def jobs_unknown_stale_submitting(*, now: datetime) -> int:
+    """Jobs left in ``submitting`` (the worker died around its POST) become ``unknown``."""
     cutoff = now - timedelta(seconds=videogen_settings.SUBMITTING_STALE_SECONDS)
+    moved = 0
+    for job_id in VideoJob.objects.filter(
+        status=JobStatus.SUBMITTING, updated_at__lt=cutoff
+    ).values_list("pk", flat=True)[: videogen_settings.RECONCILE_BATCH_SIZE]:
+        result = job_transition(
+            job_id=job_id,
+            to_status=JobStatus.UNKNOWN,
+            source=EventSource.SWEEP,
+            expect_from=[JobStatus.SUBMITTING],
+            fields={
+                "failure_reason": "worker_stopped",
+                "last_error": STALE_SUBMITTING_MESSAGE,
+                # The claim's time, just before the POST went out.
+                "submitted_at": F("updated_at"),
+            },
+            message="worker stopped around its submission: outcome unknown",
+        )
+        moved += result.changed
+    return moved
+
+
+def jobs_flag_unknown_outcomes(*, now: datetime) -> int:
+    """Unknown outcomes no callback has bound in time go to staff (``needs_attention``)."""
+    message = UNKNOWN_ATTENTION_MESSAGE.format(
+        seconds=videogen_settings.UNKNOWN_OUTCOME_ATTENTION_SECONDS
+    )
+    cutoff = now - timedelta(seconds=videogen_settings.UNKNOWN_OUTCOME_ATTENTION_SECONDS)
     return VideoJob.objects.filter(
-        status=JobStatus.SUBMITTING, needs_attention=False, updated_at__lt=cutoff
-    ).update(needs_attention=True, last_error=STALE_SUBMITTING_MESSAGE)
+        status=JobStatus.UNKNOWN, needs_attention=False, submitted_at__lte=cutoff
+    ).update(needs_attention=True, last_error=message)
+
+
+def jobs_end_follow_ups(*, now: datetime) -> tuple[int, int]:
+    """Stop polling jobs closed locally long ago, and flag completed jobs whose cost never
+    came (``(follow-ups ended, costs flagged)``)."""
+    follow_up_since = now - timedelta(seconds=videogen_settings.FOLLOW_UP_SECONDS)
+    ended = VideoJob.objects.filter(
+        status__in=JobStatus.terminal(),
+        locally_closed=True,
+        next_poll_at__isnull=False,
+        finished_at__lt=follow_up_since,
+    ).update(next_poll_at=None, lease_until=None, lease_token=None)
+    late_cost_since = now - timedelta(seconds=videogen_settings.LATE_COST_MAX_SECONDS)
+    flagged = VideoJob.objects.filter(
+        status=JobStatus.COMPLETED,
+        cost__isnull=True,
+        locally_closed=False,
+        next_poll_at__isnull=False,
+        finished_at__lt=late_cost_since,
+    ).update(
+        next_poll_at=None,
+        lease_until=None,
+        lease_token=None,
+        needs_attention=True,
+        last_error=MISSING_COST_MESSAGE.format(seconds=videogen_settings.LATE_COST_MAX_SECONDS),
+    )
+    return ended, flagged
+
+
+def _follow_up_at(now: datetime) -> datetime:
+    seconds = float(videogen_settings.FOLLOW_UP_POLL_SECONDS) * random.uniform(0.9, 1.1)
+    return now + timedelta(seconds=seconds)
 
 
 def jobs_fail_past_deadline(*, now: datetime) -> int:
@@ -118,6 +236,9 @@ def jobs_fail_past_deadline(*, now: datetime) -> int:
                 "failure_reason": "deadline_exceeded",
                 "error": "Not finished within "
                 f"{videogen_settings.JOB_DEADLINE_SECONDS} seconds of submission.",
+                # Given up here, not at the provider: keep asking it, slowly.
+                "locally_closed": True,
+                "next_poll_at": _follow_up_at(now),
             },
             message="past the deadline",
         )
@@ -134,7 +255,10 @@ def jobs_claim_due(*, now: datetime, limit: int) -> list[VideoJob]:
     token = uuid.uuid4()
     lease_free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     due = (
-        VideoJob.objects.filter(status__in=JobStatus.in_flight(), next_poll_at__lte=now)
+        VideoJob.objects.filter(
+            status__in=JobStatus.pollable(), provider_job_id__isnull=False, next_poll_at__lte=now
+        )
+        .filter(pollable_q(now=now))
         .filter(lease_free)
         .order_by("next_poll_at")
     )
@@ -148,19 +272,24 @@ def jobs_claim_due(*, now: datetime, limit: int) -> list[VideoJob]:
             lease_until=now + timedelta(seconds=videogen_settings.POLL_LEASE_SECONDS),
             lease_token=token,
         )
-    return list(
-        VideoJob.objects.filter(lease_token=token, status__in=JobStatus.in_flight()).only(
-            "pk",
-            "public_id",
-            "status",
-            "provider_job_id",
-            "poll_attempts",
-            "not_found_count",
-            "unsigned_urls",
-            "generation_id",
-            "lease_token",
-        )
-    )
+    return list(VideoJob.objects.filter(lease_token=token).only(*_POLLED_FIELDS))
+
+
+# What a sweep loads of each claimed job: enough to skip a no-op answer and reschedule.
+_POLLED_FIELDS = (
+    "pk",
+    "public_id",
+    "status",
+    "provider_job_id",
+    "poll_attempts",
+    "not_found_count",
+    "unsigned_urls",
+    "generation_id",
+    "cost",
+    "usage",
+    "locally_closed",
+    "lease_token",
+)
 
 
 def _poll(job: VideoJob) -> _PollResult:
@@ -172,9 +301,16 @@ def _poll(job: VideoJob) -> _PollResult:
 
 def _unchanged(job: VideoJob, snapshot: VideoJobSnapshot) -> bool:
     """True when applying the snapshot would write nothing but the next poll time."""
+    if job.locally_closed and job.status in JobStatus.terminal():
+        # Given up here: only the provider's final word matters, the rest is its progress.
+        return not snapshot.is_terminal
+    usage = snapshot.usage
+    no_news_on_cost = usage is None or (
+        usage.cost is None and job.cost is None and job.usage is not None
+    )
     return (
         status_from_provider(snapshot.status) in (job.status, None)
-        and not snapshot.usage
+        and no_news_on_cost
         and (not snapshot.unsigned_urls or list(snapshot.unsigned_urls) == job.unsigned_urls)
         and (not snapshot.generation_id or snapshot.generation_id == job.generation_id)
     )
@@ -191,8 +327,10 @@ def reconcile_sweep(
     now = timezone.now()
     report = SweepReport()
     report.requeued = jobs_requeue_due(now=now)
-    report.flagged_submitting = jobs_flag_stale_submitting(now=now)
+    report.flagged_submitting = jobs_unknown_stale_submitting(now=now)
+    report.flagged_unknown = jobs_flag_unknown_outcomes(now=now)
     report.deadline_failed = jobs_fail_past_deadline(now=now)
+    report.follow_ups_ended, report.flagged_missing_cost = jobs_end_follow_ups(now=now)
     report.outputs_requeued = outputs_requeue_due(now=now)
 
     jobs = jobs_claim_due(now=now, limit=limit or videogen_settings.RECONCILE_BATCH_SIZE)
@@ -239,7 +377,8 @@ def _note_error(report: SweepReport, job: VideoJob, err: Exception) -> None:
 
 
 def _apply_poll_result(result: _PollResult, report: SweepReport) -> bool:
-    """Apply one poll; return True when the job stays in flight and needs a next poll."""
+    """Apply one poll; return True when the job may need a next poll (the reschedule writes
+    only the jobs that still match ``pollable_q``)."""
     job = result.job
     report.polled += 1
     job.poll_attempts += 1
@@ -252,7 +391,15 @@ def _apply_poll_result(result: _PollResult, report: SweepReport) -> bool:
         return True
     transition = job_apply_snapshot(job_id=job.pk, snapshot=snapshot, source=EventSource.POLL)
     report.transitions += transition.changed
-    return transition.to_status in JobStatus.in_flight()
+    _follow(job, transition.job)
+    return True
+
+
+def _follow(job: VideoJob, written: VideoJob) -> None:
+    """Carry what a transition wrote into the sweep's copy, which the reschedule reads."""
+    job.status = written.status
+    job.locally_closed = written.locally_closed
+    job.cost = written.cost
 
 
 def _apply_poll_error(job: VideoJob, err: ProviderError, report: SweepReport) -> bool:
@@ -271,11 +418,15 @@ def _apply_poll_error(job: VideoJob, err: ProviderError, report: SweepReport) ->
                     "failure_reason": "not_found_at_provider",
                     "error": f"Not found at provider ({job.not_found_count} polls answered 404).",
                     "not_found_count": job.not_found_count,
+                    # Given up here, not at the provider: keep asking it, slowly.
+                    "locally_closed": True,
+                    "next_poll_at": _follow_up_at(timezone.now()),
                 },
                 message="not found at provider",
             )
             report.not_found_failed += result.changed
-            return not result.changed
+            if result.changed:
+                _follow(job, result.job)
     return True
 
 
@@ -298,25 +449,30 @@ def _reschedule(jobs: list[VideoJob], retry_after: dict[int, float | None]) -> N
     token = jobs[0].lease_token
     now = timezone.now()
     for job in jobs:
-        delay = backoff_seconds(job.poll_attempts - 1, retry_after=retry_after.get(job.pk))
-        job.next_poll_at = now + timedelta(seconds=delay)
+        if job.locally_closed:
+            job.next_poll_at = _follow_up_at(now)
+        else:
+            delay = backoff_seconds(job.poll_attempts - 1, retry_after=retry_after.get(job.pk))
+            job.next_poll_at = now + timedelta(seconds=delay)
         job.lease_until = None
         job.lease_token = None
-    # Only rows still leased by this sweep and still in flight: a webhook may have won.
+    # Only rows still leased by this sweep and still waiting for the provider: a webhook
+    # may have finished the job meanwhile (then it needs no next poll).
+    still_pollable = pollable_q(now=now)
     if connection.vendor == "postgresql":
-        _reschedule_postgresql(jobs, token)
+        _reschedule_postgresql(jobs, token, still_pollable)
         return
-    VideoJob.objects.filter(lease_token=token, status__in=JobStatus.in_flight()).bulk_update(
+    VideoJob.objects.filter(lease_token=token).filter(still_pollable).bulk_update(
         jobs, _RESCHEDULE_FIELDS, batch_size=500
     )
 
 
-def _reschedule_postgresql(jobs: list[VideoJob], token: uuid.UUID | None) -> None:
+def _reschedule_postgresql(jobs: list[VideoJob], token: uuid.UUID | None, still_pollable: Q):
     """The ``bulk_update`` above in two plain statements per chunk: same rows, same values.
 
     ``bulk_update`` builds a ``CASE WHEN pk = … THEN …`` expression per row and field, about
     1 ms of Python per job (10 s of a 10,000-job sweep, holding the GIL after the polls).
-    Here the rows still leased by this sweep and in flight are locked first (the same
+    Here the rows still leased by this sweep and still pollable are locked first (the same
     condition, so the same rows), then written from arrays with ``UPDATE … FROM unnest()``.
     The condition is not in the join itself: the planner would estimate one row for the
     lease token and pick a nested loop that rescans the arrays for every row.
@@ -329,11 +485,6 @@ def _reschedule_postgresql(jobs: list[VideoJob], token: uuid.UUID | None) -> Non
 
     table, pk = qn(opts.db_table), qn(opts.pk.column)
     # Identifiers come from the model's _meta, quoted; every value is a bound parameter.
-    lock_sql = (
-        f"SELECT {pk} FROM {table} WHERE {pk} = ANY(%s) "  # noqa: S608
-        f"AND {col('lease_token')} IS NOT DISTINCT FROM %s AND {col('status')} = ANY(%s) "
-        f"ORDER BY {pk} FOR UPDATE"
-    )
     update_sql = (
         f"UPDATE {table} SET "  # noqa: S608
         f"{col('next_poll_at')} = v.next_poll_at, "
@@ -345,13 +496,18 @@ def _reschedule_postgresql(jobs: list[VideoJob], token: uuid.UUID | None) -> Non
         "AS v(id, next_poll_at, poll_attempts, not_found_count, last_error) "
         f"WHERE {table}.{pk} = v.id AND {table}.{pk} = ANY(%s)"
     )
-    in_flight = sorted(JobStatus.in_flight())
     by_pk = {job.pk: job for job in jobs}
     with transaction.atomic(), connection.cursor() as cursor:
         for start in range(0, len(jobs), _RESCHEDULE_CHUNK):
             chunk = [job.pk for job in jobs[start : start + _RESCHEDULE_CHUNK]]
-            cursor.execute(lock_sql, [chunk, token, in_flight])
-            leased = [by_pk[row[0]] for row in cursor.fetchall()]
+            locked = (
+                VideoJob.objects.select_for_update()
+                .filter(pk__in=chunk, lease_token=token)
+                .filter(still_pollable)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            leased = [by_pk[pk] for pk in locked]
             if not leased:
                 continue
             ids = [job.pk for job in leased]
@@ -380,14 +536,16 @@ def reconcile_window(*, seconds: float, idle_seconds: float) -> list[SweepReport
 
 
 def job_poll_now(*, job_id: int) -> SweepReport:
-    """Poll one job right away (the API's refresh, ``videogen_submit --wait``), leasing it
-    like a sweep would so it is not polled twice at once."""
+    """Poll one job right away (the API's refresh, the admin's *Poll now*, ``videogen_submit
+    --wait``), leasing it like a sweep would so it is not polled twice at once. Polls a job
+    in flight, a completed job still missing its cost, or one the site gave up on."""
     report = SweepReport()
     now = timezone.now()
     token = uuid.uuid4()
     lease_free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     claimed = (
-        VideoJob.objects.filter(pk=job_id, status__in=JobStatus.in_flight())
+        VideoJob.objects.filter(pk=job_id)
+        .filter(manually_pollable_q())
         .filter(lease_free)
         .update(
             lease_until=now + timedelta(seconds=videogen_settings.POLL_LEASE_SECONDS),
@@ -395,7 +553,7 @@ def job_poll_now(*, job_id: int) -> SweepReport:
         )
     )
     if claimed:
-        job = VideoJob.objects.get(pk=job_id)
+        job = VideoJob.objects.only(*_POLLED_FIELDS).get(pk=job_id)
         report.claimed = 1
         _poll_and_apply([job], report, concurrency=1, progress=None)
     return report

@@ -162,16 +162,21 @@ def _parse(body: bytes) -> _Envelope:
     return _Envelope(event_type=event_type[:100], data=data, provider_job_id=job_id)
 
 
-def webhook_receive(*, body: bytes | None, headers: Mapping[str, str]) -> WebhookAnswer:
-    """Run the pipeline on one request. ``body`` is None when it exceeded the cap."""
+def webhook_receive(
+    *, body: bytes | None, headers: Mapping[str, str], callback_ref: str | None = None
+) -> WebhookAnswer:
+    """Run the pipeline on one request. ``body`` is None when it exceeded the cap;
+    ``callback_ref`` is the job reference carried by the callback URL (``?ref=``)."""
     try:
-        return _receive(body, headers)
+        return _receive(body, headers, callback_ref)
     except DatabaseError as err:
         logger.warning("videogen: database unavailable for a webhook: %s", err)
         return WebhookAnswer(503, "Database unavailable; retry later.")
 
 
-def _receive(body: bytes | None, headers: Mapping[str, str]) -> WebhookAnswer:
+def _receive(
+    body: bytes | None, headers: Mapping[str, str], callback_ref: str | None
+) -> WebhookAnswer:
     if body is None:
         message = (
             f"Body larger than {videogen_settings.WEBHOOK_MAX_BODY_BYTES} bytes "
@@ -226,10 +231,12 @@ def _receive(body: bytes | None, headers: Mapping[str, str]) -> WebhookAnswer:
             # A concurrent delivery of the same event won the insert: it processes it.
             winner = WebhookDelivery.objects.filter(idempotency_key=key).only("pk").first()
             return WebhookAnswer(204, "Duplicate delivery; already received.", winner and winner.pk)
-    return _process_claimed(delivery_id, envelope)
+    return _process_claimed(delivery_id, envelope, callback_ref)
 
 
-def _process_claimed(delivery_id: int, envelope: _Envelope) -> WebhookAnswer:
+def _process_claimed(
+    delivery_id: int, envelope: _Envelope, callback_ref: str | None = None
+) -> WebhookAnswer:
     """Process a stored, unfinished delivery unless another request is processing it.
 
     The delivery row stays locked (``FOR UPDATE SKIP LOCKED``; SQLite serialises writers
@@ -251,16 +258,19 @@ def _process_claimed(delivery_id: int, envelope: _Envelope) -> WebhookAnswer:
             return WebhookAnswer(204, "Duplicate delivery; being processed.", delivery_id)
         if delivery.outcome in _DONE:
             return WebhookAnswer(204, "Duplicate delivery; already processed.", delivery_id)
-        return webhook_process(delivery=delivery, envelope=envelope)
+        return webhook_process(delivery=delivery, envelope=envelope, callback_ref=callback_ref)
 
 
 def webhook_process(
-    *, delivery: WebhookDelivery, envelope: _Envelope | None = None
+    *,
+    delivery: WebhookDelivery,
+    envelope: _Envelope | None = None,
+    callback_ref: str | None = None,
 ) -> WebhookAnswer:
     """Apply a stored delivery's event (first time, a retry after an error, or a replay)."""
     started = time.monotonic()
     envelope = envelope or _parse(delivery.body.encode())
-    outcome, message, job_id, error = _apply(envelope)
+    outcome, message, job_id, error = _apply(envelope, callback_ref)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         outcome=outcome,
         job_id=job_id,
@@ -272,22 +282,51 @@ def webhook_process(
     return WebhookAnswer(status_code, message, delivery.pk)
 
 
-def _apply(envelope: _Envelope) -> tuple[str, str, int | None, str]:
+def _job_for_event(envelope: _Envelope, callback_ref: str | None) -> tuple[int | None, bool]:
+    """``(job id, bind)``: the job this event is about, and whether it must be bound to the
+    event's provider job id because its submission's answer never arrived."""
+    # provider_job_id is unique: at most one row, no ORDER BY needed.
+    known = list(
+        VideoJob.objects.filter(provider_job_id=envelope.provider_job_id)
+        .order_by()
+        .values_list("pk", flat=True)[:1]
+    )
+    if known:
+        return known[0], False
+    if not callback_ref or len(callback_ref) > 64:
+        return None, False
+    # The callback URL named a job that has no provider id yet (outcome unknown, or given
+    # up on): the provider created it after all. The model must agree.
+    candidate = list(
+        VideoJob.objects.filter(callback_ref=callback_ref, provider_job_id__isnull=True)
+        .order_by()
+        .values_list("pk", "model")[:1]
+    )
+    if not candidate:
+        return None, False
+    job_id, model = candidate[0]
+    event_model = envelope.data.get("model")
+    if event_model is not None and event_model != model:
+        logger.warning(
+            "videogen: callback reference of job %s came with model %r, not %r; not bound",
+            job_id,
+            event_model,
+            model,
+        )
+        return None, False
+    return job_id, True
+
+
+def _apply(
+    envelope: _Envelope, callback_ref: str | None = None
+) -> tuple[str, str, int | None, str]:
     """Returns (outcome, message, job id, error)."""
     status = envelope.event_type.removeprefix(EVENT_PREFIX)
     if not envelope.event_type.startswith(EVENT_PREFIX) or parse_status(status) in (
         VideoStatus.UNKNOWN,
     ):
         return WebhookOutcome.IGNORED, f"Event type {envelope.event_type!r} not handled.", None, ""
-    # provider_job_id is unique: at most one row, no ORDER BY needed.
-    job_id = next(
-        iter(
-            VideoJob.objects.filter(provider_job_id=envelope.provider_job_id)
-            .order_by()
-            .values_list("pk", flat=True)[:1]
-        ),
-        None,
-    )
+    job_id, bind = _job_for_event(envelope, callback_ref)
     if job_id is None:
         return WebhookOutcome.UNKNOWN_JOB, "No job with this provider id; recorded.", None, ""
     try:
@@ -301,12 +340,21 @@ def _apply(envelope: _Envelope) -> tuple[str, str, int | None, str]:
         )
     except ValueError as err:
         return WebhookOutcome.REJECTED, f"Event data is not a video job: {err}.", job_id, str(err)
-    result = job_apply_snapshot(job_id=job_id, snapshot=snapshot, source=EventSource.WEBHOOK)
+    fields = {"provider_job_id": envelope.provider_job_id} if bind else None
+    result = job_apply_snapshot(
+        job_id=job_id,
+        snapshot=snapshot,
+        source=EventSource.WEBHOOK,
+        fields=fields,
+        message=f"bound to provider job {envelope.provider_job_id} by its callback" if bind else "",
+    )
     message = (
         f"Job moved {result.from_status} → {result.to_status}."
         if result.changed
         else f"Job already {result.to_status}; nothing to change."
     )
+    if bind and result.changed:
+        message += " Bound to its provider job by the callback reference."
     return WebhookOutcome.PROCESSED, message, job_id, ""
 
 

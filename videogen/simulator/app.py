@@ -19,7 +19,7 @@ from .catalog import Catalog, compute_cost
 from .config import ConfigError, SimulatorConfig
 from .content import CONTENT_TYPE, sample_bytes, synthetic_chunks
 from .faults import Fault, FaultInjector, FaultKind
-from .payloads import API_PREFIX, dumps, error_body, job_json, submit_json
+from .payloads import API_PREFIX, dumps, error_body, generation_json, job_json, submit_json
 from .state import COMPLETED, NO_CREDITS_MARKER, STATUSES, JobStore
 from .stats import Stats
 from .validation import RequestError, validate_request
@@ -32,10 +32,13 @@ EP_CREATE = "POST /videos"
 EP_GET = "GET /videos/{id}"
 EP_CONTENT = "GET /videos/{id}/content"
 EP_MODELS = "GET /videos/models"
+EP_GENERATION = "GET /generation"
 EP_CONTROL = "control"
 EP_OTHER = "other"
 
 _MALFORMED_BODY = b'{"id": "job-'  # 200 with a truncated JSON document
+# What a gateway in front of the provider answers when it loses the upstream's reply.
+_GATEWAY_BODY = b"<html><head><title>502 Bad Gateway</title></head><body>bad gateway</body></html>"
 
 
 @dataclass(slots=True)
@@ -116,21 +119,28 @@ class SimulatorApp:
             return response
 
         cfg = self.config
-        if cfg.latency_seconds > 0:
+        if cfg.latency_seconds > 0 and not cfg.latency_after_processing:
             time.sleep(cfg.latency_seconds)
         fault = self.faults.draw()
-        if fault is not None and not cfg.fault_after_processing:
+        # A 429 always comes before processing (see SimulatorConfig.fault_after_processing).
+        if fault is not None and (
+            not cfg.fault_after_processing or fault.kind is FaultKind.RATE_LIMIT
+        ):
             response = self._fault_response(fault)
         else:
             response = self._guarded(request, handler)
+            if cfg.latency_seconds > 0 and cfg.latency_after_processing:
+                time.sleep(cfg.latency_seconds)
             if fault is not None:
-                response = self._fault_response(fault)
+                response = self._fault_response(fault, after_processing=True)
         self.stats.record(endpoint, response.status, fault.kind.value if fault else None)
         return response
 
     def _route(self, request: Request) -> tuple[str, Any, str]:
         """``(endpoint name, handler or None, allowed methods when the path exists)``."""
         path = request.path
+        if path.rstrip("/") == API_PREFIX + "/generation":
+            return EP_GENERATION, self._generation if request.method == "GET" else None, "GET"
         if not path.startswith(API_PREFIX + "/videos"):
             return EP_OTHER, None, ""
         parts = path[len(API_PREFIX) + 1 :].rstrip("/").split("/")
@@ -164,12 +174,14 @@ class SimulatorApp:
             return error(401, "Invalid API key")
         return None
 
-    def _fault_response(self, fault: Fault) -> Response:
+    def _fault_response(self, fault: Fault, *, after_processing: bool = False) -> Response:
         if fault.kind is FaultKind.RESET:
             return Response(0, reset=True)
         if fault.kind is FaultKind.RATE_LIMIT:
             retry_after = str(self.config.retry_after_seconds)
             return error(429, "Rate limit exceeded", (("Retry-After", retry_after),))
+        if fault.kind is FaultKind.SERVER_ERROR and after_processing:
+            return Response(fault.status, _GATEWAY_BODY, content_type="text/html")
         if fault.kind is FaultKind.SERVER_ERROR:
             messages = {500: "Internal Server Error", 502: "Provider returned error"}
             return error(fault.status, messages.get(fault.status, "Service Unavailable"))
@@ -240,6 +252,15 @@ class SimulatorApp:
 
     def _models(self, request: Request) -> Response:
         return Response(200, self._models_body)
+
+    def _generation(self, request: Request) -> Response:
+        generation_id = parse_qs(request.query).get("id", [""])[-1]
+        if not generation_id:
+            return error(400, "'id' is required")
+        view = self.state.view_generation(generation_id)
+        if view is None or not view.is_terminal:
+            return error(404, f"generation {generation_id!r} not found")
+        return json_response(200, generation_json(view))
 
     # --- control API ----------------------------------------------------------------------
     def _control(self, request: Request) -> Response:

@@ -69,9 +69,16 @@ class SimulatorConfig:
     server_error_rate: float = 0.0
     malformed_rate: float = 0.0
     reset_rate: float = 0.0
-    # When True the request is processed (a POST creates its job) before the fault replaces
-    # the response: the client cannot tell whether its submission happened.
+    # When True the request is processed (a POST creates its job) before a reset, a
+    # malformed body or a server error replaces the answer: the client cannot tell whether
+    # its submission happened. A server error after processing answers like a gateway (an
+    # HTML page), never with the provider's documented error body, and a 429 is always
+    # answered before processing: a documented refusal of a job the provider then created
+    # would be a provider bug, and the client trusts those answers.
     fault_after_processing: bool = False
+    # Sleep latency_seconds after handling the request instead of before: a client whose
+    # read timeout is shorter gives up on a POST that did create its job.
+    latency_after_processing: bool = False
     seed: int | None = 0
     # --- catalog --------------------------------------------------------------------------
     # None = catalog.DEFAULT_MODELS.

@@ -108,3 +108,59 @@ def webhook_event(view: JobView, origin: str, created_at: str | None = None) -> 
             "error": view.error,
         },
     }
+
+
+def generation_json(view: JobView) -> dict[str, Any]:
+    """``GET /generation?id=`` for a video job: the provider's record of what it billed
+    (``total_cost``); a ``GenerationResponse`` with the fields a video has, null elsewhere."""
+    nullable = (
+        "upstream_id",
+        "app_id",
+        "cache_discount",
+        "upstream_inference_cost",
+        "cancelled",
+        "provider_name",
+        "latency",
+        "moderation_latency",
+        "generation_time",
+        "finish_reason",
+        "service_tier",
+        "tokens_prompt",
+        "tokens_completion",
+        "native_tokens_prompt",
+        "native_tokens_completion",
+        "native_tokens_completion_images",
+        "native_tokens_reasoning",
+        "native_tokens_cached",
+        "num_media_prompt",
+        "num_input_audio_prompt",
+        "num_media_completion",
+        "num_search_results",
+        "num_fetches",
+        "web_search_engine",
+        "native_finish_reason",
+        "external_user",
+        "preset_id",
+        "router",
+        "provider_responses",
+        "user_agent",
+        "http_referer",
+        "workspace_id",
+        "streamed",
+    )
+    data: dict[str, Any] = dict.fromkeys(nullable)
+    cost = view.cost if view.cost is not None else Decimal(0)
+    data.update(
+        id=view.generation_id,
+        total_cost=cost,
+        usage=cost,
+        created_at=iso_now(),
+        model=view.model,
+        origin="",
+        is_byok=False,
+        api_type="video",
+        data_region="global",
+        cancelled=view.status == "cancelled",
+        num_media_completion=view.outputs if view.status == COMPLETED else 0,
+    )
+    return {"data": data}

@@ -8,6 +8,7 @@ cheap as one, and makes the timeline exact. Tests can override the timeline per 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import secrets
 import threading
@@ -112,6 +113,8 @@ class JobStore:
 
     clock: Callable[[], float] = time.monotonic
     _jobs: dict[str, Job] = field(default_factory=dict, init=False, repr=False)
+    # generation id -> job id (GET /generation).
+    _generations: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _listeners: list[TerminalListener] = field(default_factory=list, init=False, repr=False)
     _counter: itertools.count = field(default_factory=itertools.count, init=False, repr=False)
@@ -152,6 +155,7 @@ class JobStore:
         )
         with self._lock:
             self._jobs[job.id] = job
+            self._generations[job.generation_id] = job.id
         if callback_url:
             self._notify(job.id, job.terminal_at)
         return job
@@ -179,6 +183,19 @@ class JobStore:
                 callback_url=job.callback_url,
                 content_error=job.content_error,
             )
+
+    def view_generation(self, generation_id: str) -> JobView | None:
+        """The job behind a generation id, with its full cost (what the provider billed,
+        whatever the video API says yet); None when unknown."""
+        with self._lock:
+            job_id = self._generations.get(generation_id)
+        view = self.view(job_id, count_poll=False) if job_id else None
+        if view is None:
+            return None
+        with self._lock:
+            job = self._jobs.get(view.id)
+            billed = job.cost if job is not None and view.status == COMPLETED else Decimal(0)
+        return dataclasses.replace(view, cost=billed)
 
     def status(self, job_id: str) -> str | None:
         view = self.view(job_id, count_poll=False)
@@ -217,11 +234,15 @@ class JobStore:
     def forget(self, job_id: str) -> bool:
         """Drop a job so every endpoint answers 404 for it; True when it existed."""
         with self._lock:
-            return self._jobs.pop(job_id, None) is not None
+            job = self._jobs.pop(job_id, None)
+            if job is not None:
+                self._generations.pop(job.generation_id, None)
+            return job is not None
 
     def clear(self) -> None:
         with self._lock:
             self._jobs.clear()
+            self._generations.clear()
 
     def ids(self) -> list[str]:
         with self._lock:

@@ -17,7 +17,7 @@ def make_stranded_outputs_due(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('videogen', '0005_event_source_web'),
+        ('videogen', '0006_job_outcome_unknown_and_callback_ref'),
     ]
 
     operations = [
