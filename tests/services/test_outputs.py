@@ -366,21 +366,29 @@ def test_fetching_now_stores_the_missing_output_of_a_partly_stored_job(two_outpu
 def test_the_fetch_task_carries_a_timeout_fit_for_large_files(
     workspace, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
+    import uuid
+
     from django_q.brokers import get_broker
+    from django_q.conf import Conf
     from django_q.signing import SignedPackage
 
     from videogen.services import queue
 
+    # A queue of this test's own (on Redis, others' tasks may be waiting in the default one).
+    name = f"videogen-test-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setattr(Conf, "CLUSTER_NAME", name)
+    monkeypatch.setattr(Conf, "PREFIX", name)
     monkeypatch.setattr(queue, "enqueue_fetch_outputs", real_enqueue_fetch_outputs)
     settings.VIDEOGEN = {**settings.VIDEOGEN, "OUTPUT_FETCH_TIMEOUT_SECONDS": 1800}
     with django_capture_on_commit_callbacks(execute=True):
         job = completed_job(workspace)  # completion enqueues the fetch, through the broker
-    broker = get_broker()
+    broker = get_broker(name)
     tasks = []
     while batch := broker.dequeue():
         for ack_id, payload in batch:
             tasks.append(SignedPackage.loads(payload))
             broker.acknowledge(ack_id)
+    broker.delete_queue()
     fetch = [t for t in tasks if t["func"] == queue.FETCH_OUTPUTS_TASK and t["args"] == (job.pk,)]
     # The download budget, plus one read timeout (5 s here), plus a little: not the
     # cluster's 300 s.
