@@ -177,3 +177,21 @@ def test_page_budget_refusal_signals_after_the_rollback(
     assert response.status_code == 200 and b"Monthly budget" in response.content
     assert refusal_receiver == [{"blocked": True, "in_transaction": False}]
     assert refused_receivers_wrote(refusal_receiver)
+
+
+def test_admin_resubmit_refused_by_the_budget_signals_after_the_rollback(
+    admin_client, flat_model, ws, refusal_receiver, enqueued
+):
+    unknown = make_job(ws, status="unknown", model="flat/model", estimated_cost=Decimal("0.50"))
+    ws.monthly_budget = Decimal("0.10")
+    ws.save()
+    response = admin_client.post(
+        reverse("admin:videogen_videojob_changelist"),
+        {"action": "resubmit_jobs", "_selected_action": [unknown.pk], "confirm": "yes"},
+        follow=True,
+    )
+    assert b"Monthly budget" in response.content
+    assert refusal_receiver == [{"blocked": True, "in_transaction": False}]
+    assert refused_receivers_wrote(refusal_receiver)
+    unknown.refresh_from_db()
+    assert unknown.status == "unknown"  # nothing changed
