@@ -54,7 +54,7 @@ def test_concurrent_migrates_leave_one_schedule_of_each(rounds):
         for _ in range(rounds):
             if index == 0:
                 Schedule.objects.filter(name__startswith="videogen.").delete()
-            barrier.wait(timeout=10)
+            barrier.wait(timeout=30)
             post_migrate.send(
                 sender=videogen_app,
                 app_config=videogen_app,
@@ -64,9 +64,9 @@ def test_concurrent_migrates_leave_one_schedule_of_each(rounds):
                 apps=apps,
                 plan=[],
             )
-            barrier.wait(timeout=10)
+            barrier.wait(timeout=30)
             results.append(count_schedules())
-            barrier.wait(timeout=10)
+            barrier.wait(timeout=30)
 
     def count_schedules():
         return sorted(
