@@ -6,8 +6,10 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: run test install lint format migrations-check clean
 
+# exec: the launcher is make's own child, whatever shell make uses (it watches make; see
+# project/devserver.py for why SIGINT to make alone would otherwise not stop it).
 run: $(INSTALLED)
-	$(PY) -m project.devserver
+	exec $(PY) -m project.devserver
 
 test: $(INSTALLED)
 	$(PY) -m pytest $(PYTEST_ARGS)

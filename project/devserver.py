@@ -3,6 +3,15 @@
 With no OPENROUTER_API_KEY the app points at the simulator this script starts. Secrets the
 processes must share (Django's SECRET_KEY, the webhook secret) are made once and kept in the
 git-ignored .run/ folder unless given in the environment.
+
+While it runs, ``.run/env`` holds the configuration it gave its processes (simulator and
+callback URLs, webhook secret, database…), which ``project/settings.py`` reads for anything
+the environment does not set: ``manage.py`` commands in another terminal join the same demo.
+The file is removed when the demo stops.
+
+It stops on Ctrl-C, on SIGTERM, and when ``make`` alone is sent SIGINT/SIGHUP (``kill -INT
+<make's pid>``): GNU make then waits for its children without telling them, so this script
+watches its parent (see ``ParentWatch``).
 """
 
 from __future__ import annotations
@@ -17,24 +26,107 @@ import time
 import urllib.request
 from pathlib import Path
 
+BASE_DIR = Path(__file__).resolve().parent.parent
+RUN_DIR = Path(os.environ.get("DJANGO_RUN_DIR") or BASE_DIR / ".run")
 SITE_HOST = os.environ.get("SITE_HOST", "127.0.0.1")
 SITE_PORT = int(os.environ.get("SITE_PORT", "8000"))
 SIMULATOR_PORT = int(os.environ.get("SIMULATOR_PORT", "8001"))
 STOP_GRACE_SECONDS = 8
+# What the demo's processes were given and shell commands must see too (project/settings.py
+# reads these). Not OPENROUTER_API_KEY: a real secret stays in the operator's environment.
+SHARED_VARIABLES = (
+    "DATABASE_URL",
+    "DATABASE_CONN_MAX_AGE",
+    "REDIS_URL",
+    "Q_CLUSTER_NAME",
+    "Q_WORKERS",
+    "OPENROUTER_BASE_URL",
+    "VIDEOGEN_SIMULATOR_URL",
+    "VIDEOGEN_SIMULATOR_API_KEY",
+    "VIDEOGEN_WEBHOOK_SECRETS",
+    "VIDEOGEN_CALLBACK_URL",
+    "VIDEOGEN_APP_URL",
+    "VIDEOGEN_APP_TITLE",
+    "VIDEOGEN_OVERRIDES",
+    "VIDEOGEN_LOG_LEVEL",
+    "DJANGO_TIME_ZONE",
+    "DJANGO_MEDIA_ROOT",
+)
+# Signals GNU make handles by waiting for its children (it forwards only SIGTERM).
+MAKE_FATAL_SIGNALS = (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 
 def manage(*args: str) -> list[str]:
-    return [sys.executable, "manage.py", *args]
+    return [sys.executable, str(BASE_DIR / "manage.py"), *args]
 
 
 def dev_secret(name: str, prefix: str = "") -> str:
     """A random value made once and kept in the git-ignored .run/ folder."""
-    path = Path(__file__).resolve().parent.parent / ".run" / name
+    path = RUN_DIR / name
     if not path.exists():
-        path.parent.mkdir(exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(prefix + secrets.token_urlsafe(32))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def write_env_file(env: dict[str, str]) -> Path:
+    """Write the shared part of ``env`` to .run/env (owner-only: it holds the webhook secret)."""
+    path = RUN_DIR / "env"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "# Written by `make run` for manage.py commands in other terminals; removed when it stops.",
+        "# The environment wins over these values (project/settings.py).",
+        *(
+            f"{name}={env[name]}"
+            for name in SHARED_VARIABLES
+            if env.get(name) and "\n" not in env[name]
+        ),
+    ]
+    partial = path.with_name("env.partial")
+    partial.touch(mode=0o600)
+    partial.write_text("\n".join(lines) + "\n")
+    partial.replace(path)
+    return path
+
+
+def _proc_status(pid: int) -> dict[str, str]:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return {}
+    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+
+def _caught_signals(pid: int) -> int | None:
+    """The signals ``pid`` has a handler for, as Linux shows them; None elsewhere."""
+    value = _proc_status(pid).get("SigCgt")
+    return int(value.strip(), 16) if value else None
+
+
+class ParentWatch:
+    """Says when the process that started this one wants it gone but cannot say so.
+
+    - The parent died (this process was re-parented).
+    - GNU make was sent SIGINT, SIGHUP or SIGQUIT on its own (not by the terminal to the
+      whole process group): it resets that signal to its default action, then waits for its
+      children, for ever, without passing the signal on. Linux shows the reset (the signal
+      leaves the parent's caught signals in /proc/<pid>/status).
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getppid()
+        name = _proc_status(self.pid).get("Name", "").strip()
+        self.caught = _caught_signals(self.pid) if name in ("make", "gmake") else None
+        self.mask = sum(1 << (sig - 1) for sig in MAKE_FATAL_SIGNALS)
+
+    def parent_gave_up(self) -> bool:
+        if os.getppid() != self.pid:
+            return True
+        if self.caught is None:
+            return False
+        now = _caught_signals(self.pid)
+        return now is not None and bool(self.caught & self.mask & ~now)
 
 
 def wait_for(url: str, seconds: float = 20.0) -> bool:
@@ -51,6 +143,7 @@ def wait_for(url: str, seconds: float = 20.0) -> bool:
 
 
 def main() -> int:
+    watch = ParentWatch()
     env = os.environ.copy()
     # Web and qcluster must share SECRET_KEY: django-q2 signs every task with it. Kept in a
     # git-ignored file so logins survive restarts.
@@ -62,6 +155,14 @@ def main() -> int:
         env.setdefault("VIDEOGEN_WEBHOOK_SECRETS", dev_secret("webhook-secret", "whsec-"))
         env.setdefault("VIDEOGEN_CALLBACK_URL", f"{site_url}/videogen/webhooks/openrouter/")
 
+    env_file = write_env_file(env)
+    try:
+        return serve(env, watch=watch, use_simulator=use_simulator, site_url=site_url)
+    finally:
+        env_file.unlink(missing_ok=True)
+
+
+def serve(env: dict[str, str], *, watch: ParentWatch, use_simulator: bool, site_url: str) -> int:
     subprocess.run(manage("migrate", "--noinput"), env=env, check=True)  # noqa: S603
     subprocess.run(manage("videogen_demo_setup"), env=env, check=True)  # noqa: S603
 
@@ -93,7 +194,7 @@ def main() -> int:
     def request_stop(*_args) -> None:
         stopping.append(True)
 
-    # Ctrl-C reaches the children too (same process group); stop quietly, exit 0.
+    # Ctrl-C (the terminal signals the whole group) or SIGTERM: stop quietly, exit 0.
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     try:
@@ -122,6 +223,9 @@ def main() -> int:
                 if proc.poll() is not None and not stopping:
                     print(f"{name} exited with {proc.returncode}; stopping.", file=sys.stderr)
                     return proc.returncode or 1
+            if watch.parent_gave_up():
+                print("make was interrupted; stopping.", file=sys.stderr, flush=True)
+                break
             time.sleep(0.5)
         return 0
     finally:

@@ -2,6 +2,10 @@
 
 Every environment variable the site understands is read here and only here; videogen itself
 reads nothing but the ``VIDEOGEN`` dict built below (see README, "Configuration").
+
+A variable missing from the environment is looked up in the env file ``make run`` writes
+(``.run/env``), so a ``manage.py`` command in another terminal talks to the same simulator,
+callback URL and database as the running demo. The environment always wins.
 """
 
 from __future__ import annotations
@@ -14,30 +18,59 @@ from pathlib import Path
 import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Where `make run` keeps its dev secrets and its env file (git-ignored).
+RUN_DIR = Path(os.environ.get("DJANGO_RUN_DIR") or BASE_DIR / ".run")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines (blank lines and ``#`` comments skipped); ``{}`` without a file."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    values = {}
+    for line in lines:
+        key, sep, value = line.partition("=")
+        if sep and key.strip() and not key.lstrip().startswith("#"):
+            values[key.strip()] = value
+    return values
+
+
+# The configuration of a running `make run`. The test suite never reads it (pytest sets
+# PYTEST_VERSION): a developer's demo must not change what the tests see.
+RUN_ENV = {} if os.environ.get("PYTEST_VERSION") else read_env_file(RUN_DIR / "env")
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    """The environment variable ``name``, else `make run`'s value for it, else ``default``."""
+    value = os.environ.get(name)
+    if value is None:
+        value = RUN_ENV.get(name)
+    return default if value is None else value
 
 
 def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
+    value = env(name)
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
 def env_list(name: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+    return [item.strip() for item in (env(name) or "").split(",") if item.strip()]
 
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
 # Required in production, and the same in web and qcluster processes: django-q2 signs tasks
 # with it. In development, the key `make run` keeps in .run/ (so shell commands and the
 # qcluster agree), else a random one per process.
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or ""
+SECRET_KEY = env("DJANGO_SECRET_KEY") or ""
 if not SECRET_KEY:
     if not DEBUG:
         from django.core.exceptions import ImproperlyConfigured
 
         raise ImproperlyConfigured("Set DJANGO_SECRET_KEY when DJANGO_DEBUG is false.")
-    _dev_key = BASE_DIR / ".run" / "django-secret-key"
+    _dev_key = RUN_DIR / "django-secret-key"
     SECRET_KEY = _dev_key.read_text().strip() if _dev_key.exists() else secrets.token_urlsafe(50)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS") or [
     "localhost",
@@ -95,19 +128,25 @@ TEMPLATES = [
 
 # SQLite by default; DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/videogen) to scale out.
 DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+    "default": dj_database_url.parse(
+        env("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         # Persistent connections: django-q2's ORM broker closes "old" connections on every
         # enqueue, which with 0 means reconnecting in the middle of a request.
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+        conn_max_age=int(env("DATABASE_CONN_MAX_AGE", "60")),
         conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several processes (site, qcluster) share the file: wait for locks instead of failing,
-    # and take the write lock when a transaction starts (a read that later upgrades to a
-    # write cannot wait for the lock and fails at once with "database is locked").
-    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20, transaction_mode="IMMEDIATE")
+    # Several processes (site, qcluster, shell commands) write to one file. SQLite fails a
+    # transaction that read and then wants to write while another process writes ("database
+    # is locked", at once, whatever the timeout); IMMEDIATE takes the write lock when the
+    # transaction starts, so it waits its turn (up to `timeout` seconds) instead. WAL lets
+    # pages read while the qcluster writes. See docs/decisions.md, "The demo site".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        transaction_mode="IMMEDIATE",
+        timeout=20,
+        init_command="PRAGMA journal_mode=WAL",
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -115,14 +154,14 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")
+TIME_ZONE = env("DJANGO_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_URL = "media/"
-MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", BASE_DIR / "media"))
+MEDIA_ROOT = Path(env("DJANGO_MEDIA_ROOT") or BASE_DIR / "media")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"}
@@ -131,6 +170,10 @@ STORAGES = {
 }
 
 LOGIN_URL = "admin:login"
+
+# videogen's API takes JSON bodies up to 45 MiB (services.validation.MAX_REQUEST_BYTES), so a
+# request can carry data: media of up to 10 MiB each; Django's default stops bodies at 2.5 MiB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 45 * 2**20
 
 REST_FRAMEWORK = {
     # Token first: an anonymous request then gets 401 with WWW-Authenticate (not 403).
@@ -142,7 +185,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Per user, for the whole videogen API (videogen.api.throttling).
     "DEFAULT_THROTTLE_RATES": {
-        "videogen": os.environ.get("VIDEOGEN_API_THROTTLE_RATE", "600/minute"),
+        "videogen": env("VIDEOGEN_API_THROTTLE_RATE", "600/minute"),
     },
 }
 # videogen's schema view carries its own settings; these serve the docs page offline.
@@ -153,12 +196,16 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- django-q2: the ORM broker by default, Redis when REDIS_URL is set --------------------
-REDIS_URL = os.environ.get("REDIS_URL")
+REDIS_URL = env("REDIS_URL")
 Q_CLUSTER = {
-    "name": os.environ.get("Q_CLUSTER_NAME", "videogen"),
-    "workers": int(os.environ.get("Q_WORKERS", "2")),
+    "name": env("Q_CLUSTER_NAME", "videogen"),
+    "workers": int(env("Q_WORKERS", "2")),
+    # Seconds a task may run before its worker is killed. videogen's output downloads carry
+    # their own, sized for large files (OUTPUT_FETCH_TIMEOUT_SECONDS + READ_TIMEOUT: 940 s).
     "timeout": 300,
-    "retry": 360,
+    # Seconds before the ORM broker gives an unacknowledged task to another worker: longer
+    # than the longest task (that download), or a running task is started a second time.
+    "retry": 1000,
     "max_attempts": 1,
     "catch_up": False,
     "save_limit": 1000,
@@ -172,25 +219,24 @@ else:
 
 # --- videogen ------------------------------------------------------------------------------
 # With no OPENROUTER_API_KEY the app talks to the local simulator (make run starts it).
-OPENROUTER_API_KEY = os.environ.get("OPENROUTER_API_KEY")
-SIMULATOR_URL = os.environ.get("VIDEOGEN_SIMULATOR_URL", "http://127.0.0.1:8001/api/v1")
+OPENROUTER_API_KEY = env("OPENROUTER_API_KEY")
+SIMULATOR_URL = env("VIDEOGEN_SIMULATOR_URL", "http://127.0.0.1:8001/api/v1")
 USE_SIMULATOR = not OPENROUTER_API_KEY
 
 VIDEOGEN = {
-    "API_KEY": OPENROUTER_API_KEY
-    or os.environ.get("VIDEOGEN_SIMULATOR_API_KEY", "sk-or-simulator"),
-    "BASE_URL": os.environ.get("OPENROUTER_BASE_URL")
+    "API_KEY": OPENROUTER_API_KEY or env("VIDEOGEN_SIMULATOR_API_KEY", "sk-or-simulator"),
+    "BASE_URL": env("OPENROUTER_BASE_URL")
     or (SIMULATOR_URL if USE_SIMULATOR else "https://openrouter.ai/api/v1"),
     "SIMULATOR": USE_SIMULATOR,
     "WEBHOOK_SECRETS": env_list("VIDEOGEN_WEBHOOK_SECRETS"),
-    "CALLBACK_URL": os.environ.get("VIDEOGEN_CALLBACK_URL") or None,
-    "APP_URL": os.environ.get("VIDEOGEN_APP_URL") or None,
-    "APP_TITLE": os.environ.get("VIDEOGEN_APP_TITLE") or None,
+    "CALLBACK_URL": env("VIDEOGEN_CALLBACK_URL") or None,
+    "APP_URL": env("VIDEOGEN_APP_URL") or None,
+    "APP_TITLE": env("VIDEOGEN_APP_TITLE") or None,
 }
 
 # Any other VIDEOGEN key, as JSON (benchmarks, the scale-out test, one-off tuning):
 # VIDEOGEN_OVERRIDES='{"POLL_CONCURRENCY": 64}'.
-VIDEOGEN.update(json.loads(os.environ.get("VIDEOGEN_OVERRIDES") or "{}"))
+VIDEOGEN.update(json.loads(env("VIDEOGEN_OVERRIDES") or "{}"))
 
 LOGGING = {
     "version": 1,
@@ -199,7 +245,7 @@ LOGGING = {
     "loggers": {
         "videogen": {
             "handlers": ["console"],
-            "level": os.environ.get("VIDEOGEN_LOG_LEVEL", "INFO"),
+            "level": env("VIDEOGEN_LOG_LEVEL", "INFO"),
         },
     },
 }

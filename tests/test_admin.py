@@ -368,3 +368,38 @@ def test_usage_report_refuses_values_out_of_range(admin_client, params, field):
     response = admin_client.get(reverse("admin:videogen_usageentry_report"), params)
     assert response.status_code == 200
     assert field in response.context["form"].errors
+
+
+# The change form's inlines (outputs, events), empty.
+FORMSET_COUNTS = ("TOTAL_FORMS", "INITIAL_FORMS")
+
+
+def test_saving_the_change_form_keeps_a_status_change_made_meanwhile(admin_client):
+    from django.db.models.signals import post_init
+
+    from videogen.services.lifecycle import job_transition
+
+    job = make_job(status="pending", provider_job_id="vid-admin")
+    armed = [True]
+
+    def complete_meanwhile(sender, instance, **kwargs):
+        # The poller completes the job after the admin read it and before it saves.
+        if armed and instance.pk == job.pk:
+            armed.clear()
+            job_transition(job_id=job.pk, to_status="completed", source="poll")
+
+    post_init.connect(complete_meanwhile, sender=VideoJob)
+    try:
+        response = admin_client.post(
+            reverse("admin:videogen_videojob_change", args=[job.pk]),
+            {
+                "needs_attention": "on",
+                **{f"{p}-{n}": "0" for p in ("outputs", "events") for n in FORMSET_COUNTS},
+            },
+        )
+    finally:
+        post_init.disconnect(complete_meanwhile, sender=VideoJob)
+    assert response.status_code == 302, response.context["errors"]
+    job.refresh_from_db()
+    assert (job.status, job.needs_attention) == ("completed", True)
+    assert job.finished_at is not None

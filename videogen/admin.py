@@ -233,6 +233,13 @@ class VideoJobAdmin(HygieneAdminMixin, admin.ModelAdmin):
         # Staff act through actions; the only hand-editable flag is needs_attention.
         return [f.name for f in self.model._meta.fields if f.name not in ("needs_attention",)]
 
+    def save_model(self, request, obj, form, change):
+        # Write only what staff changed in the form: the rest of `obj` was read before the
+        # save, and writing it back could undo a status change made meanwhile (a webhook,
+        # the poller). Status changes go through job_transition, never through this form.
+        if change and form.changed_data:
+            obj.save(update_fields=[*form.changed_data, "updated_at"])
+
     def _report(self, request, done: int, total: int, verb: str, why_not: str) -> None:
         self.message_user(
             request,

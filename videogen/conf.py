@@ -109,6 +109,11 @@ DEFAULTS: dict[str, Any] = {
     "OUTPUT_RETENTION_DAYS": None,
     # Download attempts per output before giving up (then videogen_fetch_outputs retries).
     "OUTPUT_MAX_ATTEMPTS": 6,
+    # Longest one fetch task may spend downloading a job's outputs (large files need time:
+    # about size / bandwidth). The task gets this plus READ_TIMEOUT as its own django-q2
+    # timeout, whatever the cluster's; a fetcher killed or timed out loses its claim a
+    # minute after that and the sweep retries the output.
+    "OUTPUT_FETCH_TIMEOUT_SECONDS": 900,
     # --- django-q2 ------------------------------------------------------------------------
     # Run tasks inline instead of through the broker (tests, one-off scripts).
     "TASKS_SYNC": False,
@@ -221,6 +226,7 @@ RULES: dict[str, Rule] = {
     "OUTPUT_PATH_PREFIX": _TEXT,
     "OUTPUT_RETENTION_DAYS": _integer(0, nullable=True),
     "OUTPUT_MAX_ATTEMPTS": _integer(1),
+    "OUTPUT_FETCH_TIMEOUT_SECONDS": _seconds(positive=True),
     "TASKS_SYNC": _BOOL,
 }
 

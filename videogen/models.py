@@ -294,6 +294,8 @@ class VideoJob(models.Model):
             models.Index(fields=["status", "next_poll_at"], name="videogen_job_due_idx"),
             models.Index(fields=["workspace", "-created_at"], name="videogen_job_ws_created_idx"),
             models.Index(fields=["workspace", "status"], name="videogen_job_ws_status_idx"),
+            # Recently finished jobs: the sweep's search for outputs never fetched.
+            models.Index(fields=["status", "finished_at"], name="videogen_job_finished_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -405,6 +407,8 @@ def _output_path(instance: VideoOutput, filename: str) -> str:
 
 class OutputStatus(models.TextChoices):
     PENDING = "pending", _("waiting to be fetched")
+    # Claimed by a fetcher until next_attempt_at; after that the claim is free again.
+    FETCHING = "fetching", _("being fetched")
     STORED = "stored", _("stored")
     FAILED = "failed", _("failed (will retry)")
     GAVE_UP = "gave_up", _("gave up")

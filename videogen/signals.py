@@ -1,4 +1,4 @@
-"""Signals videogen sends (always on transaction commit)."""
+"""Signals videogen sends (on transaction commit; a refused job's after its rollback)."""
 
 from django.dispatch import Signal
 
@@ -10,5 +10,6 @@ job_completed = Signal()
 job_failed = Signal()
 # sender=Workspace, workspace=<Workspace>, threshold=Decimal("0.8") or Decimal("1.0"),
 # spent=Decimal (month-to-date ledger), committed=Decimal (spent + in flight + this job),
-# budget=Decimal, blocked=bool (True when the job was refused; sent at once, not on commit)
+# budget=Decimal, blocked=bool (True when the job was refused: sent once the refused job's
+# transaction has rolled back, outside it; thresholds crossed are sent on commit)
 budget_exceeded = Signal()

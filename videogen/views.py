@@ -43,6 +43,7 @@ from videogen.services.budgets import BudgetExceededError
 from videogen.services.reconcile import job_is_manually_pollable, job_poll_now
 from videogen.services.submission import job_create
 from videogen.services.webhooks import webhook_receive
+from videogen.transactions import outside_request_transactions
 
 
 def _read_capped_body(request: HttpRequest, limit: int) -> bytes | None:
@@ -122,6 +123,7 @@ def workspace_list(request: HttpRequest) -> HttpResponse:
     return render(request, "videogen/workspace_list.html", {"workspaces": workspaces})
 
 
+@outside_request_transactions  # job_create's own transaction; a refusal's signal after it
 @login_required
 def workspace_detail(request: HttpRequest, slug: str) -> HttpResponse:
     workspace = _workspace_or_404(request, slug)
@@ -171,6 +173,7 @@ def job_detail(request: HttpRequest, slug: str, public_id: UUID) -> HttpResponse
     return render(request, "videogen/job_detail.html", context)
 
 
+@outside_request_transactions  # calls the provider
 @login_required
 def job_refresh(request: HttpRequest, slug: str, public_id: UUID) -> HttpResponse:
     job = _job_or_404(request, slug, public_id)

@@ -3,6 +3,9 @@ with the service's codes, on both job creation and the estimate. Nothing is stor
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 import pytest
 
 from tests.api.conftest import API
@@ -168,5 +171,16 @@ def test_a_valid_image_to_video_request(team, catalog, enqueued):
     assert response.status_code == 202, response.json()
     data = response.json()
     assert [f["frame_type"] for f in data["frame_images"]] == ["first_frame", "last_frame"]
-    assert data["input_references"] == [{"type": "image_url", "image_url": {"url": PNG}}]
+    # The data: URL is stored as a file and described, never sent back.
+    assert data["input_references"] == [
+        {
+            "type": "image_url",
+            "image_url": {
+                "url": None,
+                "media_type": "image/png",
+                "size_bytes": 8,
+                "sha256": hashlib.sha256(base64.b64decode(PNG.split(",")[1])).hexdigest(),
+            },
+        }
+    ]
     assert (data["resolution"], data["aspect_ratio"], data["seed"]) == ("1080p", "16:9", 42)

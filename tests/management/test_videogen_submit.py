@@ -1,3 +1,4 @@
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -116,3 +117,74 @@ def test_hostile_json_is_a_command_error(app_on_simulator, workspace, extra, mes
             extra,
         )
     assert VideoJob.objects.count() == 0
+
+
+@pytest.fixture
+def provider_out_of_reach(app_on_simulator, settings):
+    """The app pointed at a port where nothing listens (a stopped simulator, a wrong port)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.VIDEOGEN = {**settings.VIDEOGEN, "BASE_URL": f"http://127.0.0.1:{port}/api/v1"}
+    return settings.VIDEOGEN["BASE_URL"]
+
+
+def test_a_provider_out_of_reach_fails_at_once_with_the_reason(
+    provider_out_of_reach, enqueued, workspace
+):
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(CommandError) as failed:
+        call_command(
+            "videogen_submit",
+            *("--workspace", workspace.slug, "--model", "google/veo-3.1", "--prompt", "x"),
+            *("--wait", "--timeout", "600"),
+            stdout=StringIO(),
+        )
+    message = str(failed.value)
+    assert f"Cannot reach the video provider at {provider_out_of_reach}" in message
+    assert "simulator" in message  # what to check
+    assert time.monotonic() - started < 10
+    assert not VideoJob.objects.exists() and enqueued == []
+
+
+@pytest.mark.parametrize("command", [["videogen_reconcile"], ["videogen_fetch_outputs", "--now"]])
+def test_other_commands_that_talk_to_the_provider_fail_fast_too(provider_out_of_reach, command):
+    with pytest.raises(CommandError, match="Cannot reach the video provider"):
+        call_command(*command, stdout=StringIO())
+
+
+def test_a_refused_key_fails_at_once(app_on_simulator, settings, workspace):
+    settings.VIDEOGEN = {**settings.VIDEOGEN, "API_KEY": "sk-wrong"}
+    with pytest.raises(CommandError, match="refused the API key"):
+        call_command(
+            "videogen_submit",
+            *("--workspace", workspace.slug, "--model", "google/veo-3.1", "--prompt", "x"),
+        )
+
+
+def test_a_budget_refusal_is_a_command_error_in_cents(app_on_simulator, workspace):
+    workspace.monthly_budget = Decimal("0.3")
+    workspace.save()
+    with pytest.raises(CommandError, match=r"this job 1\.60 = 1\.60 USD, budget 0\.30 USD\."):
+        call_command(
+            "videogen_submit",
+            *("--workspace", workspace.slug, "--model", "google/veo-3.1", "--prompt", "x"),
+            *("--duration", "8", "--json", '{"generate_audio": false}'),
+        )
+    assert not VideoJob.objects.exists()
+
+
+def test_the_cost_is_shown_in_cents(app_on_simulator, enqueued, workspace):
+    out = StringIO()
+    call_command(
+        "videogen_submit",
+        *("--workspace", workspace.slug, "--model", "google/veo-3.1", "--prompt", "A fox"),
+        *("--duration", "8", "--wait", "--timeout", "30"),
+        stdout=out,
+    )
+    cost = VideoJob.objects.get().cost
+    assert cost == cost.quantize(Decimal("0.01")) and f"cost {cost:.2f} USD;" in out.getvalue()

@@ -23,3 +23,21 @@ def test_provider_error_is_a_command_error(settings, db):
     }
     with pytest.raises(CommandError, match="Could not fetch"):
         call_command("videogen_sync_models")
+
+
+def test_an_empty_answer_leaves_the_catalog_alone_and_warns(app_on_simulator, settings, caplog):
+    import responses
+
+    from videogen import tasks
+
+    active = set(VideoModel.objects.filter(is_active=True).values_list("model_id", flat=True))
+    settings.VIDEOGEN = {**settings.VIDEOGEN, "BASE_URL": "https://openrouter.test/api/v1"}
+    out, err = StringIO(), StringIO()
+    with responses.RequestsMock() as mock:
+        mock.get("https://openrouter.test/api/v1/videos/models", json={"data": []})
+        call_command("videogen_sync_models", stdout=out, stderr=err)
+        assert "left as it was" in tasks.sync_models()  # the schedule's task, likewise
+    assert "listed no models" in err.getvalue() and "synced:" not in out.getvalue()
+    assert "listed no video models" in caplog.text
+    still = set(VideoModel.objects.filter(is_active=True).values_list("model_id", flat=True))
+    assert still == active and len(active) >= 4

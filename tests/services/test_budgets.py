@@ -118,3 +118,39 @@ def test_concurrent_submitters_can_never_overspend(flat_model, enqueued):
     assert outcomes.count("ok") == 10 and outcomes.count("blocked") == 26
     total = sum(VideoJob.objects.filter(workspace=ws).values_list("estimated_cost", flat=True))
     assert total == Decimal("5.00")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("active", ["Pacific/Kiritimati", "Etc/GMT+12"])
+def test_the_budget_month_is_the_sites_whatever_time_zone_a_request_activated(
+    flat_model, settings, active
+):
+    from rest_framework.test import APIClient
+
+    from tests.factories import make_member
+    from videogen.models import Role
+
+    settings.TIME_ZONE = "UTC"
+    ws = make_workspace(monthly_budget=Decimal("1.20"))
+    admin = make_member(ws, role=Role.ADMIN)
+    site_month = month_start()
+    spend(ws, "1.00", when=site_month + timedelta(seconds=1))  # this month on the site
+    spend(ws, "10.00", when=site_month - timedelta(seconds=1))  # last month on the site
+    client = APIClient()
+    client.force_authenticate(admin)
+    with timezone.override(active):  # e.g. a host middleware activating the user's zone
+        budget = client.get(f"/videogen/api/workspaces/{ws.slug}/").json()["budget"]
+        with pytest.raises(BudgetExceededError, match=r"spent 1\.00 "):
+            job_create(workspace=ws, data=REQUEST)
+    assert Decimal(budget["spent_this_month"]) == Decimal("1.00")
+
+
+@pytest.mark.django_db
+def test_refusal_messages_show_amounts_in_cents(flat_model, enqueued):
+    ws = make_workspace(monthly_budget=Decimal("5.3"))
+    spend(ws, "5.30")
+    with pytest.raises(BudgetExceededError) as refused:
+        job_create(workspace=ws, data=REQUEST)
+    assert "spent 5.30 + in flight 0.00 + this job 0.50 = 5.80 USD, budget 5.30 USD" in str(
+        refused.value
+    )

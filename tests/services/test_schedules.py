@@ -34,3 +34,52 @@ def test_schedules_follow_the_settings(settings):
         2,
     )
     assert Schedule.objects.get(name=SYNC_MODELS_SCHEDULE).minutes == 30
+
+
+def test_duplicates_left_by_an_earlier_race_are_removed_by_the_next_migrate():
+    schedules_ensure()
+    first = Schedule.objects.get(name=RECONCILE_SCHEDULE)
+    Schedule.objects.create(name=RECONCILE_SCHEDULE, func="videogen.tasks.reconcile")
+    call_command("migrate", verbosity=0)
+    assert list(Schedule.objects.filter(name=RECONCILE_SCHEDULE)) == [first]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("rounds", [5])
+def test_concurrent_migrates_leave_one_schedule_of_each(rounds):
+    from django.apps import apps
+    from django.db.models.signals import post_migrate
+
+    from tests.concurrency import run_together
+
+    videogen_app = apps.get_app_config("videogen")
+
+    def migrate_finished(index, barrier):
+        # What the end of `manage.py migrate` does, in several hosts at once, each round on
+        # a database without the schedules.
+        for _ in range(rounds):
+            if index == 0:
+                Schedule.objects.filter(name__startswith="videogen.").delete()
+            barrier.wait(timeout=30)
+            post_migrate.send(
+                sender=videogen_app,
+                app_config=videogen_app,
+                verbosity=0,
+                interactive=False,
+                using="default",
+                apps=apps,
+                plan=[],
+            )
+            barrier.wait(timeout=30)
+            results.append(count_schedules())
+            barrier.wait(timeout=30)
+
+    def count_schedules():
+        return sorted(
+            Schedule.objects.filter(name__startswith="videogen.").values_list("name", flat=True)
+        )
+
+    results = []
+    run_together(6, migrate_finished)
+    assert {tuple(r) for r in results} == {(RECONCILE_SCHEDULE, SYNC_MODELS_SCHEDULE)}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -26,7 +27,6 @@ from rest_framework.views import exception_handler
 
 from videogen.services.budgets import BudgetExceededError
 from videogen.services.reports import ReportError
-from videogen.services.validation import MAX_REQUEST_BYTES
 
 
 class BudgetExceeded(exceptions.APIException):
@@ -50,12 +50,29 @@ class BudgetExceeded(exceptions.APIException):
 
 
 class RequestBodyTooLarge(exceptions.APIException):
+    """413, naming the limit that was actually hit: videogen's own cap
+    (``services.validation.MAX_REQUEST_BYTES``) or the site's ``DATA_UPLOAD_MAX_MEMORY_SIZE``."""
+
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = _(
-        "The request body is larger than %(limit)s MiB. "
-        "Use https:// URLs instead of data: URLs for large inputs."
-    ) % {"limit": MAX_REQUEST_BYTES // 2**20}
+    default_detail = _("The request body is too large.")
     default_code = "request_too_large"
+
+    def __init__(self, limit: int):
+        super().__init__(
+            _(
+                "The request body is larger than %(limit)s, the most this site accepts. "
+                "Use https:// URLs instead of data: URLs for large inputs."
+            )
+            % {"limit": mebibytes(limit)}
+        )
+
+
+def mebibytes(size: int) -> str:
+    """``2.5 MiB``, ``45 MiB``; bytes below one KiB."""
+    if size < 1024:
+        return f"{size} bytes"
+    unit, value = ("MiB", size / 2**20) if size >= 2**20 else ("KiB", size / 1024)
+    return f"{value:.1f}".removesuffix(".0") + f" {unit}"
 
 
 class JobNotCancellable(exceptions.APIException):
@@ -114,7 +131,8 @@ def _translate(exc: Exception) -> Exception:
     if isinstance(exc, DjangoValidationError):
         return validation_error_from_django(exc)
     if isinstance(exc, RequestDataTooBig):
-        return RequestBodyTooLarge()
+        # Django's own cap, met when the body is read (before videogen's parser runs).
+        return RequestBodyTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     if isinstance(exc, BudgetExceededError):
         return BudgetExceeded(exc)
     if isinstance(exc, ReportError):

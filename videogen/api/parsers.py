@@ -18,11 +18,14 @@ from videogen.services import validation
 class CappedJSONParser(JSONParser):
     """JSON bodies up to ``services.validation.MAX_REQUEST_BYTES``; 413 beyond.
 
-    DRF reads the body as a stream, so Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` does not
-    apply: the cap is enforced here, from ``Content-Length`` first (nothing is read) and then
-    on the bytes actually read (never more than the cap plus one). The nesting depth is
-    checked on the raw text before parsing, and every key and string of the document then
-    passes the hygiene rule: a refusal is a 400 naming the top-level field and the rule's code.
+    Two limits apply, and the smaller wins: DRF reads a JSON body through ``request.body``,
+    so the site's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (Django's default: 2.5 MiB) is checked
+    first, by Django (``RequestDataTooBig``, answered 413 naming that limit); then this cap,
+    from ``Content-Length`` and on the bytes read. A site that accepts ``data:`` media (up to
+    ``MAX_DATA_URL_BYTES`` each) raises ``DATA_UPLOAD_MAX_MEMORY_SIZE`` to this cap (README,
+    "Plugging videogen into an existing site"). The nesting depth is checked on the raw text
+    before parsing, and every key and string of the document then passes the hygiene rule: a
+    refusal is a 400 naming the top-level field and the rule's code.
     """
 
     def parse(self, stream, media_type=None, parser_context=None):
@@ -34,12 +37,12 @@ class CappedJSONParser(JSONParser):
             except ValueError:
                 declared = 0
             if declared > limit:
-                raise RequestBodyTooLarge()
+                raise RequestBodyTooLarge(limit)
         if stream is None:
             return {}
         body = stream.read(limit + 1)
         if len(body) > limit:
-            raise RequestBodyTooLarge()
+            raise RequestBodyTooLarge(limit)
         try:
             # Request bodies carry no money: numbers stay floats, as the provider reads them.
             data = hygiene.loads(body, parse_float=float)

@@ -28,6 +28,7 @@ from videogen.models import (
     Workspace,
 )
 from videogen.services.budgets import workspace_month_spend
+from videogen.services.media import media_describe
 from videogen.services.reports import REPORT_MAX_DATE, REPORT_MIN_DATE, month_range
 from videogen.services.validation import (
     MAX_FRAME_IMAGES,
@@ -118,6 +119,31 @@ class InputReferenceSerializer(serializers.Serializer):
     video_url = MediaURLSerializer(required=False)
 
 
+class MediaShownSerializer(serializers.Serializer):
+    """A media part of a job as the API shows it: ``data:`` media are never sent back."""
+
+    url = serializers.CharField(
+        allow_null=True,
+        help_text="The https:// URL given; null for a data: URL (the site keeps its bytes).",
+    )
+    media_type = serializers.CharField(allow_null=True, help_text="Of a data: URL's media.")
+    size_bytes = serializers.IntegerField(allow_null=True, help_text="Of a data: URL's media.")
+    sha256 = serializers.CharField(allow_null=True, help_text="Of a stored data: URL's media.")
+
+    def to_representation(self, instance):
+        return super().to_representation(media_describe(instance))
+
+
+class FrameImageShownSerializer(FrameImageSerializer):
+    image_url = MediaShownSerializer()
+
+
+class InputReferenceShownSerializer(InputReferenceSerializer):
+    image_url = MediaShownSerializer(required=False)
+    audio_url = MediaShownSerializer(required=False)
+    video_url = MediaShownSerializer(required=False)
+
+
 class GenerationSerializer(serializers.Serializer):
     """A ``VideoGenerationRequest`` (what the provider is sent)."""
 
@@ -193,8 +219,8 @@ class JobSerializer(serializers.ModelSerializer):
     aspect_ratio = BlankAsNullChoiceField(choices=AspectRatio.choices)
     resolution = BlankAsNullChoiceField(choices=Resolution.choices)
     size = BlankAsNullCharField()
-    frame_images = FrameImageSerializer(many=True, read_only=True)
-    input_references = InputReferenceSerializer(many=True, read_only=True)
+    frame_images = FrameImageShownSerializer(many=True, read_only=True)
+    input_references = InputReferenceShownSerializer(many=True, read_only=True)
     provider = ObjectField(read_only=True, allow_null=True)
     callback_url = BlankAsNullCharField()
     status = serializers.ChoiceField(choices=JobStatus.choices, read_only=True)

@@ -62,6 +62,7 @@ from videogen.services.reconcile import job_is_manually_pollable, job_poll_now
 from videogen.services.reports import report_as_csv, report_as_json, usage_report
 from videogen.services.submission import job_cancel, job_create
 from videogen.services.validation import validate_job_request
+from videogen.transactions import outside_request_transactions
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +154,12 @@ class VideogenAPIMixin:
     roles_by_action: dict[str, frozenset[str]] = {}
     # Query parameters with a limit tighter than MAX_QUERY_VALUE_CHARS.
     query_max_lengths: dict[str, int] = {}
+
+    @classmethod
+    def as_view(cls, *args, **kwargs):
+        # Never inside ATOMIC_REQUESTS' transaction: the services open their own, and
+        # refresh and content call the provider (see videogen.transactions).
+        return outside_request_transactions(super().as_view(*args, **kwargs))
 
     def get_exception_handler(self):
         return videogen_exception_handler

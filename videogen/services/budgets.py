@@ -8,11 +8,13 @@ projected = committed + this job's estimate
 
 With the ``block`` policy a job whose projected total exceeds the budget is refused with
 the numbers; with ``warn`` it is accepted. ``budget_exceeded`` fires when a submission takes
-the projected total across 80 % or 100 % of the budget (and for every refused job). The
-workspace row is locked (``SELECT … FOR UPDATE``) while checking and creating the job, so
-concurrent submissions on PostgreSQL are serialised and cannot overspend together. Months
-are calendar months in the site's current time zone. A job with no estimate adds nothing
-to the projection (see ``services.estimates`` for when there is none).
+the projected total across 80 % or 100 % of the budget (and for every refused job, once
+the refused job's transaction has rolled back and the workspace lock is released: see
+``budget_refusal_announce``). The workspace row is locked (``SELECT … FOR UPDATE``) while
+checking and creating the job, so concurrent submissions on PostgreSQL are serialised and
+cannot overspend together. Months are calendar months in the site's default time zone
+(``settings.TIME_ZONE``), whatever time zone a request has activated. A job with no
+estimate adds nothing to the projection (see ``services.estimates`` for when there is none).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from videogen import signals
+from videogen.display import money
 from videogen.models import BudgetPolicy, JobStatus, UsageEntry, VideoJob, Workspace
 
 THRESHOLDS = (Decimal("0.8"), Decimal("1.0"))
@@ -39,8 +42,9 @@ class BudgetExceededError(Exception):
         self.check = check
         super().__init__(
             f"Monthly budget of workspace {check.workspace.name!r} would be exceeded: "
-            f"spent {check.spent} + in flight {check.in_flight} + this job {check.estimate} "
-            f"= {check.projected} USD, budget {check.budget} USD."
+            f"spent {money(check.spent, '')} + in flight {money(check.in_flight, '')} "
+            f"+ this job {money(check.estimate, '')} = {money(check.projected)}, "
+            f"budget {money(check.budget)}."
         )
 
 
@@ -76,7 +80,9 @@ class BudgetCheck:
 
 
 def month_start(now: datetime | None = None) -> datetime:
-    local = timezone.localtime(now or timezone.now())
+    """Midnight on the 1st of the month, in the site's time zone (not the active one: a
+    request that activated its user's zone must not move the workspace's month)."""
+    local = timezone.localtime(now or timezone.now(), timezone.get_default_timezone())
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
@@ -107,7 +113,8 @@ def budget_check_locked(*, workspace_id: int, estimate: Decimal | None) -> Budge
     """Lock the workspace and check one more job against its budget.
 
     Call inside ``transaction.atomic()``; create the job in the same transaction so the
-    lock covers it. Raises ``BudgetExceededError`` when the policy blocks.
+    lock covers it. Raises ``BudgetExceededError`` when the policy blocks; pass it to
+    ``budget_refusal_announce`` once that transaction has rolled back.
     """
     workspace = Workspace.objects.select_for_update().get(pk=workspace_id)
     if workspace.monthly_budget is None:
@@ -115,12 +122,19 @@ def budget_check_locked(*, workspace_id: int, estimate: Decimal | None) -> Budge
     spent, in_flight = workspace_month_spend(workspace_id=workspace_id)
     check = BudgetCheck(workspace, workspace.monthly_budget, spent, in_flight, estimate or _ZERO)
     if not check.allowed:
-        # Sent now: the refused job's transaction is rolled back, so on_commit would not run.
-        _send(check, Decimal("1.0"), blocked=True)
         raise BudgetExceededError(check)
     for threshold in check.crossed():
         transaction.on_commit(lambda t=threshold: _send(check, t, blocked=False), robust=True)
     return check
+
+
+def budget_refusal_announce(error: BudgetExceededError) -> None:
+    """Send ``budget_exceeded`` (``blocked=True``) for a refused job.
+
+    Call it after the refused job's transaction has rolled back: the receivers then hold no
+    lock on the workspace, and what they write is not undone by that rollback.
+    """
+    _send(error.check, Decimal("1.0"), blocked=True)
 
 
 def _send(check: BudgetCheck, threshold: Decimal, *, blocked: bool) -> None:

@@ -21,8 +21,12 @@ class CatalogSyncResult:
     created: int
     updated: int
     deactivated: int
+    # The provider listed no model at all: nothing was changed.
+    empty_answer: bool = False
 
     def __str__(self) -> str:
+        if self.empty_answer:
+            return "the provider listed no models; the catalog was left as it was"
         return f"{self.created} created, {self.updated} updated, {self.deactivated} deactivated"
 
 
@@ -65,9 +69,17 @@ def _jsonable(value):
 def catalog_sync(*, models: list[VideoModelInfo] | None = None) -> CatalogSyncResult:
     """Upsert every model the provider lists; deactivate the ones it stopped listing.
 
-    ``models`` may be given (tests, fixtures); otherwise the provider is asked.
+    ``models`` may be given (tests, fixtures); otherwise the provider is asked. An empty
+    answer changes nothing (a warning is logged): a provider hiccup must not retire every
+    model and make every job request invalid.
     """
     infos = get_client().list_models() if models is None else models
+    if not infos:
+        logger.warning(
+            "videogen: the provider listed no video models; the catalog (%s active) is kept",
+            VideoModel.objects.filter(is_active=True).count(),
+        )
+        return CatalogSyncResult(created=0, updated=0, deactivated=0, empty_answer=True)
     now = timezone.now()
     created = updated = 0
     with transaction.atomic():

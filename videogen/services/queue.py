@@ -14,9 +14,15 @@ SUBMIT_TASK = "videogen.tasks.submit_job"
 FETCH_OUTPUTS_TASK = "videogen.tasks.fetch_outputs"
 
 
-def _enqueue(task: str, job_id: int, name: str, recovery: str) -> None:
+def _enqueue(task: str, job_id: int, name: str, recovery: str, **options) -> None:
     try:
-        async_task(task, job_id, sync=videogen_settings.TASKS_SYNC, task_name=f"{name}-{job_id}")
+        async_task(
+            task,
+            job_id,
+            sync=videogen_settings.TASKS_SYNC,
+            task_name=f"{name}-{job_id}",
+            **options,
+        )
     except Exception:
         # Never lose the request over a broker hiccup: the sweep recovers it (see recovery).
         logger.exception("videogen: could not enqueue %s for job %s (%s)", task, job_id, recovery)
@@ -29,6 +35,26 @@ def enqueue_submit(job_id: int) -> None:
     )
 
 
+def fetch_task_timeout() -> int:
+    """Seconds a fetch task may run: its download budget, plus one read timeout (a read in
+    progress when the budget ends), plus a little. django-q2 kills the task after this."""
+    return int(
+        float(videogen_settings.OUTPUT_FETCH_TIMEOUT_SECONDS)
+        + float(videogen_settings.READ_TIMEOUT)
+        + 10
+    )
+
+
 def enqueue_fetch_outputs(job_id: int) -> None:
-    """Queue the download of a completed job's outputs. Safe to repeat: stored ones are skipped."""
-    _enqueue(FETCH_OUTPUTS_TASK, job_id, "videogen-outputs", "videogen_fetch_outputs recovers it")
+    """Queue the download of a completed job's outputs. Safe to repeat: stored ones are skipped.
+
+    The task carries its own django-q2 timeout, sized for large files
+    (``OUTPUT_FETCH_TIMEOUT_SECONDS`` + ``READ_TIMEOUT``), not the cluster's default.
+    """
+    _enqueue(
+        FETCH_OUTPUTS_TASK,
+        job_id,
+        "videogen-outputs",
+        "the sweep enqueues it again",
+        timeout=fetch_task_timeout(),
+    )

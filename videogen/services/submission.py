@@ -47,9 +47,14 @@ from videogen.provider.client import get_client
 from videogen.provider.errors import ProviderError, ProviderTransientError
 from videogen.provider.types import VideoJobSnapshot, VideoStatus
 from videogen.services import queue
-from videogen.services.budgets import budget_check_locked
+from videogen.services.budgets import (
+    BudgetExceededError,
+    budget_check_locked,
+    budget_refusal_announce,
+)
 from videogen.services.estimates import estimate_cost
 from videogen.services.lifecycle import Transition, job_apply_snapshot, job_transition
+from videogen.services.media import MediaUnavailable, inline_media_stored, job_request_body
 from videogen.services.validation import validate_job_request
 
 logger = logging.getLogger(__name__)
@@ -103,9 +108,12 @@ def new_callback_ref() -> str:
 
 
 def submission_payload(job: VideoJob) -> dict[str, Any]:
-    """The POST body: the job's request, its callback URL carrying the job's reference when
-    the callback is the site's own webhook."""
-    payload = job.request_payload()
+    """The POST body: the job's request (stored ``data:`` media read back from storage), its
+    callback URL carrying the job's reference when the callback is the site's own webhook.
+
+    Raises ``MediaUnavailable`` when a stored input cannot be read.
+    """
+    payload = job_request_body(job=job)
     url = payload.get("callback_url")
     if url and job.callback_ref and url == videogen_settings.CALLBACK_URL:
         parts = urlsplit(url)
@@ -126,7 +134,8 @@ def job_create(
 
     Raises ``django.core.exceptions.ValidationError`` (a dict of field errors) when the
     request does not fit the seed schema or the model's capabilities, and
-    ``BudgetExceededError`` when the workspace's budget blocks it.
+    ``BudgetExceededError`` when the workspace's budget blocks it. ``data:`` media are
+    stored as files and referenced from the row (``services.media``).
     """
     cleaned = validate_job_request(data)
     if not cleaned.get("callback_url") and videogen_settings.CALLBACK_URL:
@@ -134,13 +143,18 @@ def job_create(
     estimate = estimate_cost(
         model=VideoModel.objects.filter(model_id=cleaned["model"]).first(), request=cleaned
     )
-    return _job_store(
-        workspace=workspace,
-        request=cleaned,
-        estimated_cost=estimate.cost,
-        created_by=created_by,
-        source=source,
-    )
+    try:
+        return _job_store(
+            workspace=workspace,
+            request=cleaned,
+            estimated_cost=estimate.cost,
+            created_by=created_by,
+            source=source,
+        )
+    except BudgetExceededError as refused:
+        # After the rollback, outside the workspace lock (see budget_refusal_announce).
+        budget_refusal_announce(refused)
+        raise
 
 
 def _job_store(
@@ -155,11 +169,16 @@ def _job_store(
     message: str = "",
 ) -> VideoJob:
     now = timezone.now()
-    with transaction.atomic():
+    public_id = public_id or uuid.uuid4()
+    with (
+        # data: media saved first (no lock held while uploading), deleted if the job is not.
+        inline_media_stored(request=dict(request), workspace=workspace, public_id=public_id) as row,
+        transaction.atomic(),
+    ):
         # The workspace stays locked until the job is stored: concurrent submitters queue here.
         budget_check_locked(workspace_id=workspace.pk, estimate=estimated_cost)
         job = VideoJob.objects.create(
-            public_id=public_id or uuid.uuid4(),
+            public_id=public_id,
             estimated_cost=estimated_cost,
             workspace=workspace,
             created_by=created_by,
@@ -168,7 +187,7 @@ def _job_store(
             resubmission_of=resubmission_of,
             # If the submit task is lost, the sweep re-enqueues the job after this.
             next_poll_at=now + timedelta(seconds=videogen_settings.QUEUED_STALE_SECONDS),
-            **request,
+            **row,
         )
         JobEvent.objects.create(
             job=job, from_status="", to_status=JobStatus.QUEUED, source=source, message=message
@@ -191,7 +210,17 @@ def job_submit(*, job_id: int) -> Transition:
         return claim
     job = claim.job
     try:
-        snapshot = get_client().create_video(submission_payload(job))
+        payload = submission_payload(job)
+    except MediaUnavailable as err:  # nothing was sent: the job can fail for good
+        return job_transition(
+            job_id=job.pk,
+            to_status=JobStatus.FAILED,
+            source=EventSource.SUBMIT,
+            fields={"failure_reason": "input_unavailable", "error": str(err)[:5000]},
+            message=str(err),
+        )
+    try:
+        snapshot = get_client().create_video(payload)
     except ProviderError as err:
         if err.provider_job_id:
             # An odd answer, but it names the job the provider created: that settles it.
@@ -322,6 +351,14 @@ def job_resubmit(*, job_id: int, source: str = EventSource.ADMIN, created_by=Non
     the workspace's budget blocks the new job.
     """
     new_id = uuid.uuid4()
+    try:
+        return _resubmit(job_id=job_id, source=source, created_by=created_by, new_id=new_id)
+    except BudgetExceededError as refused:
+        budget_refusal_announce(refused)  # after the rollback (nothing changed)
+        raise
+
+
+def _resubmit(*, job_id: int, source: str, created_by, new_id: uuid.UUID) -> Resubmission:
     with transaction.atomic():
         original = job_transition(
             job_id=job_id,

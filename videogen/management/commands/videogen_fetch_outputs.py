@@ -1,8 +1,13 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from videogen.management.provider import require_provider
 from videogen.models import VideoJob
-from videogen.services.outputs import outputs_fetch, outputs_refetch_missing
+from videogen.services.outputs import (
+    outputs_fetch,
+    outputs_fetch_missing,
+    outputs_refetch_missing,
+)
 
 
 class Command(BaseCommand):
@@ -23,25 +28,18 @@ class Command(BaseCommand):
                 job_obj = VideoJob.objects.get(public_id=job)
             except (VideoJob.DoesNotExist, ValueError, ValidationError) as err:
                 raise CommandError(f"No job with public id {job!r}.") from err
+            require_provider()
             report = outputs_fetch(job_id=job_obj.pk)
             self.stdout.write(f"Job {job}: {report}.")
             if report.failed:
                 raise CommandError(f"{report.failed} output(s) could not be fetched.")
             return
         if now:
-            total = 0
-            failed = 0
-            for job_id in (
-                VideoJob.objects.filter(status="completed")
-                .exclude(outputs__status="stored")
-                .values_list("pk", flat=True)
-            ):
-                report = outputs_fetch(job_id=job_id)
-                total += report.stored
-                failed += report.failed
-            self.stdout.write(f"{total} output(s) stored, {failed} failed.")
-            if failed:
-                raise CommandError(f"{failed} output(s) could not be fetched.")
+            require_provider()
+            report = outputs_fetch_missing()
+            self.stdout.write(f"Outputs: {report}.")
+            if report.failed:
+                raise CommandError(f"{report.failed} output(s) could not be fetched.")
             return
         count = outputs_refetch_missing()
         self.stdout.write(self.style.SUCCESS(f"Enqueued the fetch of {count} job(s)."))

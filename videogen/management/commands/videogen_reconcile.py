@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand
 
 from videogen import hygiene
 from videogen.management.arguments import bounded_integer
+from videogen.management.provider import require_provider
 from videogen.services.reconcile import reconcile_sweep
 
 
@@ -19,6 +20,7 @@ class Command(BaseCommand):
             bounded_integer(limit, option="--limit", low=1, high=hygiene.MAX_INT)
         if concurrency is not None:
             bounded_integer(concurrency, option="--concurrency", low=1, high=hygiene.MAX_INT)
+        require_provider()  # not a sweep of poll errors when the provider is out of reach
         show = verbosity > 0 and sys.stdout.isatty()
 
         def progress(done: int, total: int) -> None:

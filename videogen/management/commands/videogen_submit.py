@@ -4,8 +4,11 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from videogen import hygiene
+from videogen.display import money
 from videogen.management.arguments import clean_argument
+from videogen.management.provider import require_provider
 from videogen.models import EventSource, VideoJob, Workspace
+from videogen.services.budgets import BudgetExceededError
 from videogen.services.reconcile import job_poll_now
 from videogen.services.submission import job_create, job_submit
 
@@ -60,11 +63,15 @@ class Command(BaseCommand):
         ]:
             if opts[option] not in (None, ""):
                 data[name] = opts[option]
+        # Before anything is stored: a command pointed at the wrong provider fails now.
+        require_provider()
         try:
             job = job_create(workspace=workspace, data=data, source=EventSource.COMMAND)
         except ValidationError as err:
             lines = [f"  {field}: {' '.join(msgs)}" for field, msgs in err.message_dict.items()]
             raise CommandError("The request is not valid:\n" + "\n".join(lines)) from err
+        except BudgetExceededError as err:
+            raise CommandError(str(err)) from err
         self.stdout.write(f"Job {job.public_id} queued.")
         if not opts["wait"]:
             return
@@ -83,14 +90,16 @@ class Command(BaseCommand):
                 last = job.status
             if job.is_terminal:
                 break
-            job_poll_now(job_id=job.pk)
+            report = job_poll_now(job_id=job.pk)
+            for sample in report.error_samples:
+                self.stderr.write(self.style.WARNING(f"  poll failed: {sample}"))
             time.sleep(1)
         else:
             raise CommandError(f"Job {job.public_id} not finished after {timeout:.0f}s.")
         if job.status == "completed":
             urls = ", ".join(job.unsigned_urls) or "none"
             self.stdout.write(
-                self.style.SUCCESS(f"Completed; cost {job.cost} USD; outputs: {urls}")
+                self.style.SUCCESS(f"Completed; cost {money(job.cost)}; outputs: {urls}")
             )
         else:
             raise CommandError(f"Job ended {job.status}: {job.error or job.failure_reason}")

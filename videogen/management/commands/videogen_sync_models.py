@@ -12,4 +12,7 @@ class Command(BaseCommand):
             result = catalog_sync()
         except ProviderError as err:
             raise CommandError(f"Could not fetch the model catalog: {err}") from err
+        if result.empty_answer:
+            self.stderr.write(self.style.WARNING(f"Model catalog not synced: {result}."))
+            return
         self.stdout.write(self.style.SUCCESS(f"Model catalog synced: {result}."))
