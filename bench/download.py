@@ -22,6 +22,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+import secrets
 import shutil
 import statistics
 import sys
@@ -188,6 +189,7 @@ def measure(name: str, job_id: int, sampler: RssSampler, expected: str, size: in
     if report.stored != 1 or output.status != OutputStatus.STORED:
         raise RuntimeError(f"{name}: not stored ({report}; {output.last_error or output.status})")
     path = output.file.path
+    stored = os.path.getsize(path)
     result = Pass(
         name=name,
         seconds=t.seconds,
@@ -196,8 +198,9 @@ def measure(name: str, job_id: int, sampler: RssSampler, expected: str, size: in
         rss_peak=peak,
         rss_after=rss_after,
         traced_peak=traced_peak,
-        stored_size=os.path.getsize(path),
-        exact=output.size_bytes == size and output.sha256 == file_sha256(path) == expected,
+        stored_size=stored,
+        exact=stored == output.size_bytes == size
+        and output.sha256 == file_sha256(path) == expected,
     )
     output.file.delete(save=False)  # 500 MiB: free the disk before the next pass
     return result
@@ -337,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
             engine = connection.settings_dict["ENGINE"].rsplit(".", 1)[-1]
             db = f"{engine} (DATABASE_URL)" if given else f"{engine} (throwaway file)"
             catalog_sync()
-            workspace = Workspace.objects.create(name="bench", slug=f"bench-{os.getpid()}")
+            slug = f"bench-download-{secrets.token_hex(4)}"
+            workspace = Workspace.objects.create(name=slug, slug=slug)
             sha = expected_sha256(size)
             names = [f"run {n}" for n in range(1, max(1, args.runs) + 1)]
             names += [] if args.no_tracemalloc else ["tracemalloc"]

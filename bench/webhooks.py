@@ -131,6 +131,7 @@ def event(provider_id: str, i: int) -> tuple[bytes, dict[str, str]]:
     ).encode()
     headers = {
         "Content-Type": "application/json",
+        "User-Agent": "videogen-bench",
         "X-OpenRouter-Signature": sign(body, int(time.time())),
         "X-OpenRouter-Idempotency-Key": f"{provider_id}-completed",
     }
@@ -142,7 +143,14 @@ def check_database(n: int) -> tuple[bool, str]:
     rows whose costs add up to the events', N deliveries all processed."""
     from django.db.models import Sum
 
-    from videogen.models import JobEvent, JobStatus, UsageEntry, VideoJob, WebhookDelivery
+    from videogen.models import (
+        JobEvent,
+        JobStatus,
+        UsageEntry,
+        VideoJob,
+        WebhookDelivery,
+        WebhookOutcome,
+    )
 
     found = {
         "completed": VideoJob.objects.filter(status=JobStatus.COMPLETED).count(),
@@ -152,7 +160,7 @@ def check_database(n: int) -> tuple[bool, str]:
         "events in all": JobEvent.objects.count(),
         "ledger rows": UsageEntry.objects.count(),
         "deliveries": WebhookDelivery.objects.count(),
-        "processed": WebhookDelivery.objects.filter(outcome="processed").count(),
+        "processed": WebhookDelivery.objects.filter(outcome=WebhookOutcome.PROCESSED).count(),
     }
     ledger = UsageEntry.objects.aggregate(s=Sum("cost"))["s"] or Decimal(0)
     expected = sum((cost_of(i) for i in range(n)), Decimal(0))
