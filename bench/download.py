@@ -40,7 +40,7 @@ from bench.harness.cli import log
 from bench.harness.host import Host
 from bench.harness.measure import of_limit, timed
 from bench.harness.processes import Simulator
-from bench.harness.writer import Section, Table, write_section
+from bench.harness.writer import Section, Table
 
 COMMAND = ".venv/bin/python bench/download.py"
 SAMPLE = ROOT / "videogen" / "simulator" / "assets" / "sample.mp4"
@@ -256,8 +256,8 @@ def section(
         summary=[
             "Target (issue #7): a 500 MB simulated output streams with under 50 MB of memory "
             f"growth. Measured: {mib(size)} streamed by `outputs_fetch()` with a peak RSS "
-            f"growth of at most **{mib(growth)}** ({growth / MB:.1f} MB) over "
-            f"{runs} runs, median {median:.2f} s ({size / MIB / median:.0f} "
+            f"growth of at most **{mib(growth)}** ({growth / MB:.1f} MB) over {runs} "
+            f"run{'s' if runs != 1 else ''}, median {median:.2f} s ({size / MIB / median:.0f} "
             f"MiB/s, {size / MB / median:.0f} MB/s, download + hash + spool + store): "
             f"{'**pass**' if ok else '**FAIL**'}.",
             f"Physical limit: the simulator serves the same body to a bare streaming GET that "
@@ -364,10 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     host.finish()
     command = cli.reproduce_command(COMMAND, argv)
     result = section(passes, host, bare, db, mount_of(tmp_root), sha, command)
-    log("\n\n".join(result.summary))
-    if not args.no_docs:
-        write_section(result, args.docs)
-        log(f"wrote {args.docs}")
+    cli.publish(result, args)
     return 0 if verdict(passes)[2] else 1
 
 

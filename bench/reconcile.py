@@ -41,7 +41,7 @@ from bench.harness.database import QueryLog
 from bench.harness.host import Host
 from bench.harness.measure import cpu_seconds, of_limit, timed
 from bench.harness.processes import Simulator
-from bench.harness.writer import Section, Table, write_section
+from bench.harness.writer import Section, Table
 
 COMMAND = (
     "DATABASE_URL=postgres://postgres@127.0.0.1:5432/videogen_bench "
@@ -543,10 +543,7 @@ def main(argv: list[str] | None = None) -> int:
             sweeps = [s for n in args.sizes for s in bench.run_size(n)]
     host.finish()
     result = section(host, bench.used, args, sweeps, bench.reschedule_ms, whole.seconds)
-    log(result.summary[1])
-    if not args.no_docs:
-        write_section(result, args.docs)
-        log(f"wrote {args.docs}")
+    cli.publish(result, args)
     return 0
 
 

@@ -45,7 +45,7 @@ from bench.harness.cli import log
 from bench.harness.database import QueryLog, insert_select
 from bench.harness.host import Host
 from bench.harness.measure import timed
-from bench.harness.writer import Section, Table, write_section
+from bench.harness.writer import Section, Table
 
 COMMAND = (
     "DATABASE_URL=postgres://postgres@127.0.0.1:5432/videogen_bench_report "
@@ -754,29 +754,20 @@ def index_finding(passes: list[Pass], index_mb: float, index_rows: list[IndexRow
         )
     if len(passes) > 1:
         now, before = verdicts(passes[0]), {v.label: v for v in verdicts(passes[1])}
-        changed = [
-            f"{v.label}, ≥ {TARGET_RATIO:.0f}× naive {which} ({'met' if was else 'not met'} "
-            f"without, {'met' if is_ else 'not met'} with; lowest ratio {low_was:.1f}× → "
-            f"{low_now:.1f}×)"
-            for v in now
-            for which, was, is_, low_was, low_now in (
-                (
-                    "tuples",
-                    before[v.label].over_tuples,
-                    v.over_tuples,
-                    before[v.label].tuples[0],
-                    v.tuples[0],
-                ),
-                (
-                    "instances",
-                    before[v.label].over_instances,
-                    v.over_instances,
-                    before[v.label].instances[0],
-                    v.instances[0],
-                ),
-            )
-            if was != is_
-        ] + [f"{v.label}, under {TARGET_MS:.0f} ms" for v in now if before[v.label].fast != v.fast]
+        changed = []
+        for v in now:
+            was = before[v.label]
+            for which in ("tuples", "instances"):
+                met, met_before = getattr(v, f"over_{which}"), getattr(was, f"over_{which}")
+                if met != met_before:
+                    changed.append(
+                        f"{v.label}, ≥ {TARGET_RATIO:.0f}× naive {which} "
+                        f"({'met' if met_before else 'not met'} without, "
+                        f"{'met' if met else 'not met'} with; lowest ratio "
+                        f"{getattr(was, which)[0]:.1f}× → {getattr(v, which)[0]:.1f}×)"
+                    )
+            if v.fast != was.fast:
+                changed.append(f"{v.label}, under {TARGET_MS:.0f} ms")
         text += (
             " The whole reports, with against without (the second pass below), slowest warm "
             "median (best) without → with: "
@@ -787,7 +778,7 @@ def index_finding(passes: list[Pass], index_mb: float, index_rows: list[IndexRow
             )
             + ". "
             + (
-                "Verdicts that differ without it: " + "; ".join(changed) + "."
+                f"Verdicts that differ without it: {'; '.join(changed)}."
                 if changed
                 else "Every target's verdict is the same without it."
             )
@@ -953,10 +944,7 @@ def main(argv: list[str] | None = None) -> int:
         whole.seconds,
     )
     result = section(run)
-    log(result.summary[1])
-    if not args.no_docs:
-        write_section(result, args.docs)
-        log(f"wrote {args.docs}")
+    cli.publish(result, args)
     return 0
 
 

@@ -44,7 +44,7 @@ from bench.harness.host import Host
 from bench.harness.http_load import LoadResult, fire, raw_request
 from bench.harness.measure import CpuMeter, CpuShare, of_limit, postgres_backends, process_tree
 from bench.harness.processes import Site, django_env, http_status
-from bench.harness.writer import Section, Table, write_section
+from bench.harness.writer import Section, Table
 
 COMMAND = (
     "DATABASE_URL=postgres://postgres@127.0.0.1:5432/videogen .venv/bin/python bench/webhooks.py"
@@ -513,10 +513,7 @@ def main(argv: list[str] | None = None) -> int:
             log("\n".join(notes))
     host.finish()
     result = section(host, args, results, notes)
-    log(result.summary[1])
-    if not args.no_docs:
-        write_section(result, args.docs)
-        log(f"wrote {args.docs}")
+    cli.publish(result, args)
     return 0 if all(r.exact for r in results) else 1
 
 

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.harness.writer import DOCS
+from bench.harness.writer import DOCS, Section, write_section
 
 
 def log(message: str = "") -> None:
@@ -66,3 +66,13 @@ def sigterm_as_exit() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def publish(section: Section, args: argparse.Namespace) -> None:
+    """Print the section's summary (the verdicts), then write it into ``args.docs`` unless
+    ``--no-docs``."""
+    log()
+    log("\n\n".join(b for b in section.summary if isinstance(b, str)))
+    if not args.no_docs:
+        write_section(section, args.docs)
+        log(f"wrote {section.heading!r} into {args.docs}")
