@@ -1,6 +1,7 @@
 """What every benchmark script shares, one module per job (see bench/README.md):
 
-- ``cli``: the command line every script spells the same way, progress lines, SIGTERM;
+- ``cli``: the command line every script spells the same way, progress lines, SIGTERM,
+  ``publish()`` (print the verdicts, write the section);
 - ``database``: the PostgreSQL database a run creates and drops, Django setup, statement counts;
 - ``processes``: the processes a run starts and always stops (simulator, site under gunicorn
   or runserver, qcluster), on ports from ``BENCH_PORTS`` when set;

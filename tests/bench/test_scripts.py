@@ -31,4 +31,5 @@ def test_help_describes_the_benchmark_and_its_common_options(script):
     assert result.stdout.startswith("usage: ")
     assert "--no-docs" in result.stdout
     assert "--docs" in result.stdout
-    assert "Target" in result.stdout or "target" in result.stdout
+    assert "Target" in result.stdout
+    assert "Physical limit" in result.stdout

@@ -3,8 +3,11 @@ and every other section is kept byte for byte."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from bench.harness.host import Host
 from bench.harness.writer import PREAMBLE, Section, Table, write_section
 
 OTHERS = """# Benchmarks
@@ -122,3 +125,29 @@ def test_a_table_built_from_columns_pairs_each_header_with_its_cell():
     assert table.render() == (
         "| n | square | even |\n|---:|---:|:-:|\n| 3 | 9 | False |\n| 4 | 16 | True |"
     )
+
+
+def test_a_section_names_the_host_it_ran_on(tmp_path):
+    docs = tmp_path / "benchmarks.md"
+    section = reconciler_section("5")
+    section.host = Host(
+        hostname="bench-box",
+        cpus=2,
+        cpu_model="AMD EPYC",
+        memory_gib=23.5,
+        os="Linux 6.18 (x86_64)",
+        python="3.11.7",
+        versions={"Django": "5.2.19"},
+        postgres="15.20",
+        started=datetime(2026, 12, 2, 9, 30, tzinfo=UTC),
+        load_start="1.00 / 0.50 / 0.25",
+        load_end="2.00 / 1.00 / 0.50",
+    )
+
+    write_section(section, docs)
+
+    host = next(line for line in docs.read_text().splitlines() if line.startswith("**Host:**"))
+    assert "`bench-box`, 2 CPUs (AMD EPYC), 23.5 GiB of memory, Linux 6.18 (x86_64)" in host
+    assert "Python 3.11.7, Django 5.2.19, PostgreSQL 15.20" in host
+    assert "Measured 2026-12-02 09:30 UTC" in host
+    assert "1.00 / 0.50 / 0.25 at the start, 2.00 / 1.00 / 0.50 at the end" in host
