@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import statistics
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,13 +32,6 @@ def timed() -> Iterator[Timer]:
         yield timer
     finally:
         timer.seconds = time.perf_counter() - started
-
-
-def median_best(values: Iterable[float]) -> tuple[float, float]:
-    """(median, minimum): on a shared machine the best run shows the code, the median the
-    run."""
-    values = list(values)
-    return statistics.median(values), min(values)
 
 
 def of_limit(measured: float, limit: float) -> str:
