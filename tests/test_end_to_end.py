@@ -9,7 +9,7 @@ import pytest
 from tests.factories import make_workspace
 from videogen.models import JobEvent, UsageEntry, VideoJob, WebhookDelivery
 from videogen.services.catalog import catalog_sync
-from videogen.services.submission import job_create, job_submit
+from videogen.services.jobs.submission import job_create, job_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

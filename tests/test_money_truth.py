@@ -29,9 +29,9 @@ from videogen.models import (
     VideoJob,
     VideoOutput,
 )
-from videogen.services.budgets import workspace_month_spend
 from videogen.services.catalog import catalog_sync
-from videogen.services.reconcile import reconcile_sweep
+from videogen.services.jobs.reconcile import reconcile_sweep
+from videogen.services.money.budgets import workspace_month_spend
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
