@@ -24,20 +24,35 @@ def app_on_simulator(simulator, settings, db):
     return simulator
 
 
+def _recorder(monkeypatch, name: str) -> list[int]:
+    """``queue.<name>`` records the job ids it is given instead of calling the broker (and
+    answers that the broker took them)."""
+    jobs: list[int] = []
+
+    def record(job_id: int) -> bool:
+        jobs.append(job_id)
+        return True
+
+    monkeypatch.setattr(queue, name, record)
+    return jobs
+
+
 @pytest.fixture
 def enqueued(monkeypatch):
     """Submissions enqueued, recorded instead of sent to the broker."""
-    jobs: list[int] = []
-    monkeypatch.setattr(queue, "enqueue_submit", jobs.append)
-    return jobs
+    return _recorder(monkeypatch, "enqueue_submit")
 
 
 @pytest.fixture
 def enqueued_fetches(monkeypatch):
     """Output fetches enqueued, recorded instead of sent to the broker."""
-    jobs: list[int] = []
-    monkeypatch.setattr(queue, "enqueue_fetch_outputs", jobs.append)
-    return jobs
+    return _recorder(monkeypatch, "enqueue_fetch_outputs")
+
+
+@pytest.fixture
+def enqueued_polls(monkeypatch):
+    """Polls enqueued (staff's *Poll now*), recorded instead of sent to the broker."""
+    return _recorder(monkeypatch, "enqueue_poll")
 
 
 @pytest.fixture

@@ -16,6 +16,21 @@ class VideogenConfig(AppConfig):
         # named, not at the first request: system checks never run under gunicorn.
         videogen_settings.validate()
         post_migrate.connect(_ensure_schedules, sender=self)
+        _admin_index_with_overview()
+
+
+def _admin_index_with_overview() -> None:
+    # The admin index shows videogen's overview (spend, jobs by status, attention) unless the
+    # site chose its own index template. Set here, not by overriding admin/index.html: that
+    # template is django.contrib.admin's own, found first when admin is listed before us.
+    from django.apps import apps
+
+    if not apps.is_installed("django.contrib.admin"):
+        return
+    from django.contrib import admin
+
+    if admin.site.index_template is None:
+        admin.site.index_template = "admin/videogen/index.html"
 
 
 def _ensure_schedules(sender, using="default", **kwargs) -> None:

@@ -215,6 +215,12 @@ class VideoJob(models.Model):
         blank=True,
         related_name="videogen_jobs",
     )
+    source = models.CharField(
+        max_length=16,
+        choices=EventSource.choices,
+        blank=True,
+        help_text=_("Where the job was created (API, web page, command, admin resubmission)."),
+    )
     # --- the request, as sent (VideoGenerationRequest) -----------------------------------
     model = models.CharField(max_length=200)
     prompt = models.TextField(blank=True)
@@ -298,6 +304,16 @@ class VideoJob(models.Model):
             models.Index(fields=["workspace", "status"], name="videogen_job_ws_status_idx"),
             # Recently finished jobs: the sweep's search for outputs never fetched.
             models.Index(fields=["status", "finished_at"], name="videogen_job_finished_idx"),
+            # The admin's job list: newest first, whole or by status, and what needs staff.
+            models.Index(fields=["created_at", "id"], name="videogen_job_created_idx"),
+            models.Index(fields=["status", "created_at", "id"], name="videogen_job_st_created_idx"),
+            models.Index(
+                fields=["created_at", "id"],
+                condition=Q(needs_attention=True),
+                name="videogen_job_attention_idx",
+            ),
+            # The admin's search by the provider's generation id (provider_job_id is unique).
+            models.Index(fields=["generation_id"], name="videogen_job_generation_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -362,7 +378,11 @@ class JobEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["job", "created_at"], name="videogen_event_job_idx")]
+        indexes = [
+            models.Index(fields=["job", "created_at"], name="videogen_event_job_idx"),
+            # The admin's list of events, newest first.
+            models.Index(fields=["created_at", "id"], name="videogen_event_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.from_status or '∅'} → {self.to_status} ({self.source})"
@@ -386,6 +406,8 @@ class UsageEntry(models.Model):
         ordering = ["-completed_at"]
         verbose_name_plural = "usage entries"
         indexes = [
+            # The admin's ledger list (newest first) and this month's spend on its index page.
+            models.Index(fields=["completed_at", "id"], name="videogen_usage_done_idx"),
             models.Index(fields=["workspace", "completed_at"], name="videogen_usage_ws_time_idx"),
             models.Index(
                 fields=["workspace", "model", "completed_at"], name="videogen_usage_ws_model_idx"

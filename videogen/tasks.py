@@ -5,7 +5,7 @@ from __future__ import annotations
 from videogen.conf import videogen_settings
 from videogen.services.catalog import catalog_sync
 from videogen.services.jobs.outputs import outputs_fetch
-from videogen.services.jobs.reconcile import reconcile_window
+from videogen.services.jobs.reconcile import job_poll_now, reconcile_window
 from videogen.services.jobs.submission import job_submit
 from videogen.services.webhooks.retention import webhook_deliveries_prune
 
@@ -20,6 +20,10 @@ def reconcile() -> str:
         idle_seconds=videogen_settings.RECONCILE_IDLE_SECONDS,
     )
     return f"{len(reports)} sweeps; last: {reports[-1]}"
+
+
+def poll_job(job_id: int) -> str:
+    return str(job_poll_now(job_id=job_id))
 
 
 def sync_models() -> str:

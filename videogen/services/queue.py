@@ -12,9 +12,12 @@ logger = logging.getLogger(__name__)
 
 SUBMIT_TASK = "videogen.tasks.submit_job"
 FETCH_OUTPUTS_TASK = "videogen.tasks.fetch_outputs"
+POLL_TASK = "videogen.tasks.poll_job"
+SYNC_MODELS_TASK = "videogen.tasks.sync_models"
 
 
-def _enqueue(task: str, job_id: int, name: str, recovery: str, **options) -> None:
+def _enqueue(task: str, job_id: int, name: str, recovery: str, **options) -> bool:
+    """``True`` once the broker has the task (or it ran, with ``TASKS_SYNC``)."""
     try:
         async_task(
             task,
@@ -26,6 +29,8 @@ def _enqueue(task: str, job_id: int, name: str, recovery: str, **options) -> Non
     except Exception:
         # Never lose the request over a broker hiccup: the sweep recovers it (see recovery).
         logger.exception("videogen: could not enqueue %s for job %s (%s)", task, job_id, recovery)
+        return False
+    return True
 
 
 def enqueue_submit(job_id: int) -> None:
@@ -58,3 +63,20 @@ def enqueue_fetch_outputs(job_id: int) -> None:
         "the sweep enqueues it again",
         timeout=fetch_task_timeout(),
     )
+
+
+def enqueue_poll(job_id: int) -> bool:
+    """Queue one poll of a job (staff's *Poll now*). Safe to repeat: the poll leases the job,
+    so two tasks for one job poll it once. ``False`` when the broker refused it."""
+    return _enqueue(POLL_TASK, job_id, "videogen-poll", "the sweep polls it when it is due")
+
+
+def enqueue_catalog_sync() -> bool:
+    """Queue a sync of the model catalog (staff's *Sync now*). ``False`` when the broker
+    refused it (the schedule still syncs it)."""
+    try:
+        async_task(SYNC_MODELS_TASK, sync=videogen_settings.TASKS_SYNC, task_name="videogen-sync")
+    except Exception:
+        logger.exception("videogen: could not enqueue the catalog sync (the schedule runs it)")
+        return False
+    return True

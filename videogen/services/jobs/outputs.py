@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 from django.core.files import File
 from django.db import DatabaseError
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from videogen.conf import videogen_settings
@@ -328,6 +328,37 @@ def outputs_refetch_missing(*, workspace_ids=None) -> int:
         queue.enqueue_fetch_outputs(job_id)
         count += 1
     return count
+
+
+def outputs_refetch(*, job_id: int) -> int:
+    """Staff's *Re-fetch outputs* for one completed job: every output not stored and not
+    being fetched right now (never fetched, failed, given up on, deleted by retention) gets
+    its attempts back, and a fetch is enqueued. Returns how many outputs it will fetch."""
+    job = VideoJob.objects.get(pk=job_id)
+    if job.status != JobStatus.COMPLETED or not job.provider_job_id:
+        return 0
+    outputs_ensure(job=job)
+    missing = VideoOutput.objects.filter(
+        job_id=job_id,
+        status__in=[
+            OutputStatus.PENDING,
+            OutputStatus.FAILED,
+            OutputStatus.GAVE_UP,
+            OutputStatus.DELETED,
+        ],
+    ).update(
+        status=Case(
+            When(status=OutputStatus.GAVE_UP, then=Value(OutputStatus.FAILED)),
+            When(status=OutputStatus.DELETED, then=Value(OutputStatus.PENDING)),
+            default=F("status"),
+        ),
+        attempts=0,
+        # Due for the sweep only if this task is lost (as for new rows).
+        next_attempt_at=timezone.now() + _unclaimed_grace(),
+    )
+    if missing:
+        queue.enqueue_fetch_outputs(job_id)
+    return missing
 
 
 def outputs_fetch_missing(*, workspace_ids=None) -> FetchReport:

@@ -171,6 +171,7 @@ def _job_store(
             estimated_cost=estimated_cost,
             workspace=workspace,
             created_by=created_by,
+            source=source,
             status=JobStatus.QUEUED,
             callback_ref=new_callback_ref(),
             resubmission_of=resubmission_of,

@@ -24,11 +24,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from videogen import signals
-from videogen.models import BudgetPolicy, JobStatus, UsageEntry, VideoJob, Workspace
+from videogen.models import MONEY, BudgetPolicy, JobStatus, UsageEntry, VideoJob, Workspace
 from videogen.services.money.display import money
 
 THRESHOLDS = (Decimal("0.8"), Decimal("1.0"))
@@ -107,6 +108,23 @@ def workspace_month_spend(
         or _ZERO
     )
     return spent, pending
+
+
+def workspaces_with_month_spend(
+    workspaces: QuerySet[Workspace], *, now: datetime | None = None
+) -> QuerySet[Workspace]:
+    """``workspaces`` annotated with ``month_spent``: month-to-date ledger spend (one
+    indexed subquery per row; what ``workspace_month_spend`` calls spent)."""
+    spent = (
+        UsageEntry.objects.filter(workspace=OuterRef("pk"), completed_at__gte=month_start(now))
+        .order_by()
+        .values("workspace")
+        .annotate(total=Sum("cost"))
+        .values("total")
+    )
+    return workspaces.annotate(
+        month_spent=Coalesce(Subquery(spent, output_field=DecimalField(**MONEY)), Value(_ZERO))
+    )
 
 
 def budget_check_locked(*, workspace_id: int, estimate: Decimal | None) -> BudgetCheck:
