@@ -49,7 +49,7 @@ def test_the_report_is_titled_readable_and_shows_money_by_the_display_rule(admin
         assert f">{heading}</th>" in page
     assert "AVERAGE_COST" not in page and "average_cost" not in page
     assert ">3.50</td>" in page  # google/veo-3.1: 1.5 + 2
-    assert ">0.6111</td>" in page  # sora: 1.833333 over 3 jobs, an average to 4 places
+    assert ">0.6111</td>" in page and ">1.7500</td>" in page  # averages: 4 places
     assert "0.00000000" not in page and "1.83333300" not in page
     assert 'class="vDateField' in page  # the admin's own date pickers
 

@@ -38,7 +38,7 @@ COLUMNS = {
     "average_cost": (_("Average per job"), "rate"),
     "cost_per_second": (_("Per second of video"), "rate"),
 }
-# Averages are quotients: shown to 4 places (a price per second can be 0.0035 USD).
+# Averages are quotients: shown to 4 places in every row (a price per second can be 0.0035).
 RATE_PLACES = Decimal("0.0001")
 MEASURES = ["jobs", "priced_jobs", "cost", "seconds", "average_cost", "cost_per_second"]
 
@@ -85,8 +85,8 @@ def _cell(value, kind: str) -> str:
         return "–"
     if kind == "money":
         return money(value, "")
-    if kind == "rate":
-        return money(Decimal(value).quantize(RATE_PLACES, rounding=ROUND_HALF_UP), "")
+    if kind == "rate":  # a column of quotients, all to the same places
+        return f"{Decimal(value).quantize(RATE_PLACES, rounding=ROUND_HALF_UP):f}"
     if kind == "number":
         return f"{value:,}"
     return str(value)

@@ -11,9 +11,24 @@ from django.utils.translation import gettext_lazy as _
 
 from videogen.admin import display
 from videogen.admin.base import STYLESHEET, HygieneAdminMixin
+from videogen.forms import HygieneModelForm
 from videogen.models import Workspace, WorkspaceMembership
 from videogen.services.money.budgets import workspace_month_spend, workspaces_with_month_spend
 from videogen.services.money.display import money
+
+
+class WorkspaceForm(HygieneModelForm):
+    """The budget shown as money is written (``500.00``), not as stored (``500.00000000``)."""
+
+    class Meta:
+        model = Workspace
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        budget = self.initial.get("monthly_budget")
+        if budget is not None:
+            self.initial["monthly_budget"] = money(budget, "")
 
 
 class WorkspaceMembershipInline(HygieneAdminMixin, admin.TabularInline):
@@ -28,6 +43,7 @@ class WorkspaceMembershipInline(HygieneAdminMixin, admin.TabularInline):
 
 @admin.register(Workspace)
 class WorkspaceAdmin(HygieneAdminMixin, admin.ModelAdmin):
+    form = WorkspaceForm
     list_display = [
         "name",
         "slug",
@@ -87,7 +103,7 @@ class WorkspaceAdmin(HygieneAdminMixin, admin.ModelAdmin):
         if not in_flight:
             return bar
         return format_html(
-            '{}<div class="help">{}</div>',
+            '{}<br><span class="vg-quiet">{}</span>',
             bar,
             _("plus %(amount)s estimated for jobs still running or awaiting their cost")
             % {"amount": money(in_flight)},
