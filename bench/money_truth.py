@@ -367,7 +367,7 @@ def section(host: Host, results: list[RunResult], jobs: int) -> Section:
             "callback never came: staff resolve it in the admin (*mark abandoned* or "
             "*resubmit*). How it is measured: bench/README.md, *money_truth.py*.",
         ],
-        reproduce_note="≈ 3–8 minutes; drops and re-creates its database",
+        reproduce_note="≈ 2 minutes; drops and re-creates its database",
     )
 
 
