@@ -48,7 +48,7 @@ from videogen.provider.types import VideoJobSnapshot, VideoStatus
 from videogen.services import queue
 from videogen.services.jobs.lifecycle import Transition, job_apply_snapshot, job_transition
 from videogen.services.jobs.media import MediaUnavailable, inline_media_stored, job_request_body
-from videogen.services.jobs.request import validate_job_request
+from videogen.services.jobs.request import REQUEST_FIELDS, validate_job_request
 from videogen.services.money.budgets import (
     BudgetExceededError,
     budget_check_locked,
@@ -59,21 +59,6 @@ from videogen.services.retry import backoff_seconds
 
 logger = logging.getLogger(__name__)
 
-# The request as sent: what a resubmission copies into its new job.
-REQUEST_FIELDS = (
-    "model",
-    "prompt",
-    "aspect_ratio",
-    "duration",
-    "resolution",
-    "size",
-    "seed",
-    "generate_audio",
-    "frame_images",
-    "input_references",
-    "provider",
-    "callback_url",
-)
 CALLBACK_REF_PARAMETER = "ref"
 
 
