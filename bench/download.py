@@ -117,8 +117,8 @@ def file_sha256(path: str) -> str:
 
 
 def completed_job(workspace) -> int:
-    from videogen.services.reconcile import job_poll_now
-    from videogen.services.submission import job_create, job_submit
+    from videogen.services.jobs.reconcile import job_poll_now
+    from videogen.services.jobs.submission import job_create, job_submit
 
     job = job_create(workspace=workspace, data={"model": MODEL, "prompt": "A fox in the snow"})
     job_submit(job_id=job.pk)
@@ -169,7 +169,7 @@ class Pass:
 
 def measure(name: str, job_id: int, sampler: RssSampler, expected: str, size: int) -> Pass:
     from videogen.models import OutputStatus, VideoOutput
-    from videogen.services.outputs import outputs_fetch
+    from videogen.services.jobs.outputs import outputs_fetch
 
     traced = name == "tracemalloc"
     gc.collect()

@@ -225,7 +225,7 @@ class Bench:
         from django.db import connection
 
         from videogen.models import JobEvent, JobStatus, UsageEntry, VideoJob
-        from videogen.services.reconcile import reconcile_sweep
+        from videogen.services.jobs.reconcile import reconcile_sweep
 
         self.configure(**overrides)
         used = self.settings_used()
@@ -308,7 +308,7 @@ class Bench:
         from django.utils import timezone
 
         from videogen.models import JobStatus, VideoJob
-        from videogen.services import reconcile
+        from videogen.services.jobs import reconcile
 
         costs = {}
         for name in ("reschedule", "bulk_update"):

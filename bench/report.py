@@ -263,7 +263,7 @@ def distribution() -> Distribution:
 
 
 def month_bounds(month: int) -> tuple[date, date]:
-    from videogen.services.reports import month_range
+    from videogen.services.money.reports import month_range
 
     return month_range(YEAR, month)
 
@@ -334,7 +334,7 @@ def naive_instances(
 
 
 def service(workspace_id: int, start: date, end: date, group_by: tuple[str, ...], tz) -> dict:
-    from videogen.services.reports import usage_report
+    from videogen.services.money.reports import usage_report
 
     report = usage_report(
         workspace_ids=[workspace_id], start=start, end=end, group_by=group_by, tz=tz

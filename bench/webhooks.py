@@ -284,7 +284,7 @@ def breakdown(n: int) -> list[str]:
     from django.test.utils import CaptureQueriesContext
 
     from videogen import signals
-    from videogen.services import webhooks
+    from videogen.services.webhooks import receive as webhooks
 
     reset_tables()
     ids = create_jobs(n + 1, "inproc")

@@ -99,7 +99,7 @@ def test_cancel_action_cancels_queued_jobs_only(admin_client):
 
 
 def test_poll_now_action_applies_the_provider_state(admin_client, app_on_simulator, enqueued):
-    from videogen.services.submission import job_create, job_submit
+    from videogen.services.jobs.submission import job_create, job_submit
 
     job = job_create(
         workspace=make_job().workspace,
@@ -237,8 +237,8 @@ def test_usage_report_needs_view_permission(client, django_user_model):
 def test_stored_output_is_listed_and_downloadable_by_staff(
     admin_client, app_on_simulator, enqueued, enqueued_fetches, media_storage
 ):
-    from tests.services.test_outputs import SAMPLE, completed_job
-    from videogen.services.outputs import outputs_fetch
+    from tests.services.jobs.test_outputs import SAMPLE, completed_job
+    from videogen.services.jobs.outputs import outputs_fetch
 
     job = completed_job(make_job().workspace)
     outputs_fetch(job_id=job.pk)
@@ -377,7 +377,7 @@ FORMSET_COUNTS = ("TOTAL_FORMS", "INITIAL_FORMS")
 def test_saving_the_change_form_keeps_a_status_change_made_meanwhile(admin_client):
     from django.db.models.signals import post_init
 
-    from videogen.services.lifecycle import job_transition
+    from videogen.services.jobs.lifecycle import job_transition
 
     job = make_job(status="pending", provider_job_id="vid-admin")
     armed = [True]

@@ -13,7 +13,7 @@ def test_sync_models_task_fills_the_catalog(app_on_simulator):
 
 
 def test_submit_task_submits(app_on_simulator, enqueued, workspace):
-    from videogen.services.submission import job_create
+    from videogen.services.jobs.submission import job_create
 
     job = job_create(workspace=workspace, data={"model": "google/veo-3.1", "prompt": "x"})
     assert tasks.submit_job(job.pk) == "pending"

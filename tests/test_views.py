@@ -29,7 +29,7 @@ from tests.factories import make_job
 from tests.hostile import deep, hostile_event, hostile_text
 from tests.webhook_signing import OLD_SECRET, SECRET, event, sign
 from videogen.models import JobEvent, UsageEntry, VideoJob, WebhookDelivery
-from videogen.services.reconcile import reconcile_sweep
+from videogen.services.jobs.reconcile import reconcile_sweep
 
 pytestmark = pytest.mark.django_db
 
@@ -398,7 +398,7 @@ def test_a_poison_event_leaves_the_job_to_the_poller(client, job):
 def test_database_unavailable_answers_503_keeps_the_delivery_and_the_retry_is_processed(
     client, job, monkeypatch, error, atomic
 ):
-    from videogen.services import webhooks
+    from videogen.services.webhooks import receive as webhooks
 
     monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", atomic)
 
@@ -420,7 +420,7 @@ def test_database_unavailable_answers_503_keeps_the_delivery_and_the_retry_is_pr
     ids=lambda e: e.__name__,
 )
 def test_an_error_caused_by_the_payload_is_never_a_5xx(client, job, monkeypatch, error):
-    from videogen.services import webhooks
+    from videogen.services.webhooks import receive as webhooks
 
     def refuse(**kwargs):
         if error is UnicodeEncodeError:

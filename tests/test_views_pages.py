@@ -16,12 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.factories import make_job, make_member, make_workspace
-from tests.services.test_outputs import SAMPLE, completed_job
+from tests.services.jobs.test_outputs import SAMPLE, completed_job
 from tests.strategies import anything_text, hostile_text
 from videogen import hygiene, views
 from videogen.forms import JobRequestForm
 from videogen.models import JobEvent, Role, VideoJob
-from videogen.services.outputs import outputs_fetch
+from videogen.services.jobs.outputs import outputs_fetch
 
 pytestmark = pytest.mark.django_db
 

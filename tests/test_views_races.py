@@ -37,9 +37,9 @@ from videogen.models import (
     WebhookOutcome,
 )
 from videogen.provider.types import VideoJobSnapshot
-from videogen.services import reconcile
-from videogen.services.lifecycle import job_apply_snapshot
-from videogen.services.webhooks import webhook_receive
+from videogen.services.jobs import reconcile
+from videogen.services.jobs.lifecycle import job_apply_snapshot
+from videogen.services.webhooks.receive import webhook_receive
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -27,11 +27,11 @@ from videogen.models import (
     Workspace,
     WorkspaceMembership,
 )
-from videogen.services.budgets import BudgetExceededError
-from videogen.services.reconcile import job_poll_now
-from videogen.services.reports import report_as_csv, report_as_json, usage_report
-from videogen.services.submission import job_abandon, job_cancel, job_resubmit
-from videogen.services.webhooks import webhook_replay
+from videogen.services.jobs.reconcile import job_poll_now
+from videogen.services.jobs.submission import job_abandon, job_cancel, job_resubmit
+from videogen.services.money.budgets import BudgetExceededError
+from videogen.services.money.reports import report_as_csv, report_as_json, usage_report
+from videogen.services.webhooks.receive import webhook_replay
 
 
 class HygieneAdminMixin:
@@ -125,7 +125,7 @@ class VideoJobAdmin(HygieneAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "needs_attention", "model", "workspace"]
     search_fields = ["public_id", "provider_job_id", "prompt"]
     date_hierarchy = "created_at"
-    list_select_related = ["workspace"]
+    list_select_related = ["workspace", "usage_entry"]
     raw_id_fields = ["created_by"]
     inlines = [VideoOutputInline, JobEventInline]
     actions = ["poll_jobs_now", "abandon_jobs", "resubmit_jobs", "cancel_queued_jobs"]
@@ -231,7 +231,8 @@ class VideoJobAdmin(HygieneAdminMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # Staff act through actions; the only hand-editable flag is needs_attention.
-        return [f.name for f in self.model._meta.fields if f.name not in ("needs_attention",)]
+        fields = [f.name for f in self.model._meta.fields if f.name != "needs_attention"]
+        return [*fields, "cost", "is_byok"]
 
     def save_model(self, request, obj, form, change):
         # Write only what staff changed in the form: the rest of `obj` was read before the

@@ -286,6 +286,3 @@ videogen_settings = VideogenSettings(DEFAULTS)
 def _reload_videogen_settings(*, setting: str, **kwargs: Any) -> None:
     if setting == "VIDEOGEN":
         videogen_settings.reload()
-        from videogen.provider.client import reset_client
-
-        reset_client()

@@ -19,7 +19,12 @@ from django.utils import timezone
 from videogen import hygiene
 from videogen.models import AspectRatio, Resolution, Workspace
 from videogen.selectors import video_models_active
-from videogen.services.reports import DIMENSIONS, REPORT_MAX_DATE, REPORT_MIN_DATE, month_range
+from videogen.services.money.reports import (
+    DIMENSIONS,
+    REPORT_MAX_DATE,
+    REPORT_MIN_DATE,
+    month_range,
+)
 
 
 class HygieneValidator:

@@ -8,8 +8,10 @@ Fields the app invents are named apart from those mirrored from the provider
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
@@ -251,9 +253,9 @@ class VideoJob(models.Model):
     provider_status = models.CharField(max_length=32, blank=True)
     error = models.TextField(blank=True, help_text=_("The provider's error message."))
     unsigned_urls = models.JSONField(default=list, blank=True)
+    # The provider's last usage answer as it was sent (a snapshot, for debugging); what it
+    # billed is stored once, in the job's ledger row (``usage_entry``): see ``cost``.
     usage = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
-    cost = models.DecimalField(**MONEY, null=True, blank=True, help_text=_("USD"))
-    is_byok = models.BooleanField(default=False)
     provider_response = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     # --- bookkeeping (ours) ---------------------------------------------------------------
     estimated_cost = models.DecimalField(**MONEY, null=True, blank=True, help_text=_("USD"))
@@ -305,10 +307,6 @@ class VideoJob(models.Model):
                 condition=Q(duration__isnull=True) | Q(duration__gte=1),
                 name="videogen_job_duration_positive",
             ),
-            models.CheckConstraint(
-                condition=Q(cost__isnull=True) | Q(cost__gte=0),
-                name="videogen_job_cost_not_negative",
-            ),
         ]
 
     def __str__(self) -> str:
@@ -317,6 +315,24 @@ class VideoJob(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in JobStatus.terminal()
+
+    @property
+    def cost(self) -> Decimal | None:
+        """What the provider billed, in USD: the job's ledger row, the one place a cost is
+        stored (``None`` until the provider reports it). Join ``usage_entry`` when listing."""
+        entry = self._ledger_entry()
+        return entry.cost if entry is not None else None
+
+    @property
+    def is_byok(self) -> bool:
+        entry = self._ledger_entry()
+        return entry.is_byok if entry is not None else False
+
+    def _ledger_entry(self) -> UsageEntry | None:
+        try:
+            return self.usage_entry
+        except ObjectDoesNotExist:
+            return None
 
     def request_payload(self) -> dict:
         """The ``VideoGenerationRequest`` body for this job, without empty fields."""

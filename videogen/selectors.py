@@ -8,11 +8,6 @@ is what the API's role checks read.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
-
 from django.db.models import F, Prefetch, QuerySet
 
 from videogen.models import (
@@ -23,8 +18,6 @@ from videogen.models import (
     VideoOutput,
     Workspace,
 )
-from videogen.services.estimates import estimate_cost
-from videogen.services.validation import validate_job_request
 
 # Roles allowed to create jobs and act on them; viewers only read.
 WRITER_ROLES = frozenset({Role.MEMBER, Role.ADMIN})
@@ -49,7 +42,8 @@ def workspace_for_user(*, user, slug: str) -> Workspace | None:
 def jobs_for_user(*, user) -> QuerySet[VideoJob]:
     """Jobs of every workspace ``user`` belongs to, ready for serialization.
 
-    The workspace and creator are joined and stored outputs prefetched, so a page of jobs
+    The workspace, creator and ledger row (the job's cost) are joined and stored outputs
+    prefetched, so a page of jobs
     costs the same number of queries whatever its size.
     """
     if user is None or not user.is_authenticated:
@@ -57,7 +51,7 @@ def jobs_for_user(*, user) -> QuerySet[VideoJob]:
     return (
         VideoJob.objects.filter(workspace__memberships__user=user)
         .annotate(caller_role=F("workspace__memberships__role"))
-        .select_related("workspace", "created_by")
+        .select_related("workspace", "created_by", "usage_entry")
         .prefetch_related(
             Prefetch(
                 "outputs",
@@ -79,25 +73,4 @@ def job_output_stored(*, job: VideoJob, index: int) -> VideoOutput | None:
         VideoOutput.objects.filter(job=job, index=index, status=OutputStatus.STORED)
         .exclude(file="")
         .first()
-    )
-
-
-@dataclass(frozen=True)
-class RequestEstimate:
-    model: str
-    estimated_cost: Decimal | None
-    reason: str
-    currency: str = "USD"
-
-
-def job_request_estimate(*, data: Mapping[str, Any]) -> RequestEstimate:
-    """Validate a job request like submission does and estimate its cost; store nothing.
-
-    Raises django ``ValidationError`` (field errors with codes) for an invalid request.
-    """
-    cleaned = validate_job_request(data)
-    model = VideoModel.objects.filter(model_id=cleaned["model"]).first()
-    estimate = estimate_cost(model=model, request=cleaned)
-    return RequestEstimate(
-        model=cleaned["model"], estimated_cost=estimate.cost, reason=estimate.reason
     )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from videogen.conf import videogen_settings
 from videogen.services.catalog import catalog_sync
-from videogen.services.outputs import outputs_fetch
-from videogen.services.reconcile import reconcile_window
-from videogen.services.submission import job_submit
-from videogen.services.webhook_retention import webhook_deliveries_prune
+from videogen.services.jobs.outputs import outputs_fetch
+from videogen.services.jobs.reconcile import reconcile_window
+from videogen.services.jobs.submission import job_submit
+from videogen.services.webhooks.retention import webhook_deliveries_prune
 
 
 def submit_job(job_id: int) -> str:

@@ -39,10 +39,10 @@ from videogen.selectors import (
     workspace_for_user,
     workspaces_for_user,
 )
-from videogen.services.budgets import BudgetExceededError
-from videogen.services.reconcile import job_is_manually_pollable, job_poll_now
-from videogen.services.submission import job_create
-from videogen.services.webhooks import webhook_receive
+from videogen.services.jobs.reconcile import job_is_manually_pollable, job_poll_now
+from videogen.services.jobs.submission import job_create
+from videogen.services.money.budgets import BudgetExceededError
+from videogen.services.webhooks.receive import webhook_receive
 from videogen.transactions import outside_request_transactions
 
 

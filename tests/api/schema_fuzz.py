@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 
 from tests.factories import make_job, make_member, make_user, make_workspace
-from tests.services.test_outputs import completed_job
+from tests.services.jobs.test_outputs import completed_job
 from tests.strategies import hostile_query, url_hostile_text, with_hostile_value
 from videogen import hygiene
 from videogen.models import JobStatus, OutputStatus, Role, VideoJob, VideoOutput
-from videogen.services.submission import job_create, job_submit
+from videogen.services.jobs.submission import job_create, job_submit
 
 SAMPLE = Path(__file__).resolve().parents[2] / "videogen" / "simulator" / "assets" / "sample.mp4"
 

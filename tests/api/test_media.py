@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from tests.api.conftest import API, PROVIDER
 from videogen.models import VideoJob
-from videogen.services.submission import job_submit
+from videogen.services.jobs.submission import job_submit
 
 pytestmark = pytest.mark.django_db
 

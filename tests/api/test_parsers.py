@@ -9,7 +9,7 @@ import json
 import pytest
 
 from tests.api.conftest import API
-from videogen.services import validation
+from videogen.services.jobs import request as validation
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from tests.factories import make_job, make_user, make_workspace
 from videogen.api.exceptions import validation_error_from_django, videogen_exception_handler
 from videogen.api.serializers import JobSerializer, UsageQuerySerializer
 from videogen.models import OutputStatus, VideoOutput
-from videogen.services.budgets import BudgetCheck, BudgetExceededError
+from videogen.services.money.budgets import BudgetCheck, BudgetExceededError
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.api.conftest import API
 from videogen.models import VideoJob
-from videogen.services import validation
+from videogen.services.jobs import request as validation
 
 pytestmark = pytest.mark.django_db
 

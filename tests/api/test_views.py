@@ -26,7 +26,7 @@ from videogen.models import (
     VideoJob,
     VideoOutput,
 )
-from videogen.services import validation
+from videogen.services.jobs import request as validation
 
 pytestmark = pytest.mark.django_db
 

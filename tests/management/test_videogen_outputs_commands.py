@@ -3,7 +3,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.services.test_outputs import completed_job
+from tests.services.jobs.test_outputs import completed_job
 from videogen.models import OutputStatus, VideoOutput
 
 pytestmark = pytest.mark.django_db

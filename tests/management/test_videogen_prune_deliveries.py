@@ -10,8 +10,8 @@ from django.utils.module_loading import import_string
 from django_q.models import Schedule
 
 from videogen.models import WebhookDelivery, WebhookOutcome
-from videogen.services import webhook_retention
 from videogen.services.schedules import PRUNE_DELIVERIES_SCHEDULE, schedules_ensure
+from videogen.services.webhooks import retention as webhook_retention
 
 pytestmark = pytest.mark.django_db
 

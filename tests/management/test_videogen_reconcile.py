@@ -3,7 +3,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from videogen.services.submission import job_create, job_submit
+from videogen.services.jobs.submission import job_create, job_submit
 
 pytestmark = pytest.mark.django_db
 

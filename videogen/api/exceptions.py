@@ -25,8 +25,8 @@ from rest_framework import exceptions, status
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
-from videogen.services.budgets import BudgetExceededError
-from videogen.services.reports import ReportError
+from videogen.services.money.budgets import BudgetExceededError
+from videogen.services.money.reports import ReportError
 
 
 class BudgetExceeded(exceptions.APIException):

@@ -12,7 +12,7 @@ from rest_framework.settings import api_settings
 
 from videogen import hygiene
 from videogen.api.exceptions import RequestBodyTooLarge
-from videogen.services import validation
+from videogen.services.jobs import request as validation
 
 
 class CappedJSONParser(JSONParser):

@@ -27,16 +27,16 @@ from videogen.models import (
     VideoModel,
     Workspace,
 )
-from videogen.services.budgets import workspace_month_spend
-from videogen.services.media import media_describe
-from videogen.services.reports import REPORT_MAX_DATE, REPORT_MIN_DATE, month_range
-from videogen.services.validation import (
+from videogen.services.jobs.media import media_describe
+from videogen.services.jobs.request import (
     MAX_FRAME_IMAGES,
     MAX_INPUT_REFERENCES,
     MAX_PROMPT_CHARS,
     REFERENCE_KINDS,
     REQUEST_FIELDS,
 )
+from videogen.services.money.budgets import workspace_month_spend
+from videogen.services.money.reports import REPORT_MAX_DATE, REPORT_MIN_DATE, month_range
 
 # --- errors (for the schema; see videogen.api.exceptions) ------------------------------------
 
@@ -227,6 +227,14 @@ class JobSerializer(serializers.ModelSerializer):
     error = BlankAsNullCharField(help_text="The provider's error message, when failed.")
     failure_reason = BlankAsNullCharField(help_text="A machine-readable cause, when failed.")
     outputs = serializers.SerializerMethodField()
+    cost = serializers.DecimalField(
+        max_digits=18,
+        decimal_places=8,
+        read_only=True,
+        allow_null=True,
+        help_text="USD the provider billed (the job's ledger row); null until it reports it.",
+    )
+    is_byok = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = VideoJob

@@ -51,17 +51,17 @@ from videogen.models import EventSource, JobStatus, VideoJob, Workspace
 from videogen.provider.errors import ProviderError, ProviderNotFound
 from videogen.selectors import (
     job_output_stored,
-    job_request_estimate,
     jobs_for_user,
     video_models_active,
     workspace_for_user,
     workspaces_for_user,
 )
-from videogen.services.outputs import job_content_open
-from videogen.services.reconcile import job_is_manually_pollable, job_poll_now
-from videogen.services.reports import report_as_csv, report_as_json, usage_report
-from videogen.services.submission import job_cancel, job_create
-from videogen.services.validation import validate_job_request
+from videogen.services.jobs.outputs import job_content_open
+from videogen.services.jobs.reconcile import job_is_manually_pollable, job_poll_now
+from videogen.services.jobs.request import validate_job_request
+from videogen.services.jobs.submission import job_cancel, job_create
+from videogen.services.money.estimates import job_request_estimate
+from videogen.services.money.reports import report_as_csv, report_as_json, usage_report
 from videogen.transactions import outside_request_transactions
 
 logger = logging.getLogger(__name__)

@@ -6,8 +6,8 @@ threads of a polling pool), the timeouts, a versioned User-Agent, JSON decoding 
 in videogen imports ``requests`` for the provider: services call ``get_client()``.
 
 Settings are read when the client is first needed (never at import time), and ``reset_client()``
-drops the cached client when ``VIDEOGEN`` changes (``videogen.conf`` wires it to
-``setting_changed``).
+drops the cached client when ``VIDEOGEN`` changes (a ``setting_changed`` receiver below: a
+client that was never built needs no reset, so this module wires itself).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from typing import Any, NoReturn, Self
 from urllib.parse import quote
 
 import requests
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ReadTimeoutError
 
@@ -514,3 +516,9 @@ def reset_client() -> None:
         client, _client = _client, None
     if client is not None:
         client.close()
+
+
+@receiver(setting_changed)
+def _reset_client_on_settings_change(*, setting: str, **kwargs: Any) -> None:
+    if setting == "VIDEOGEN":
+        reset_client()

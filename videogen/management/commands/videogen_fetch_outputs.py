@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from videogen.management.provider import require_provider
 from videogen.models import VideoJob
-from videogen.services.outputs import (
+from videogen.services.jobs.outputs import (
     outputs_fetch,
     outputs_fetch_missing,
     outputs_refetch_missing,

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from videogen.services.webhook_retention import webhook_deliveries_prune
+from videogen.services.webhooks.retention import webhook_deliveries_prune
 
 
 class Command(BaseCommand):

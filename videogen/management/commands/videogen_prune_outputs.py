@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from videogen.conf import videogen_settings
 from videogen.management.arguments import bounded_integer
-from videogen.services.outputs import outputs_prune
+from videogen.services.jobs.outputs import outputs_prune
 
 MAX_RETENTION_DAYS = 36_500
 

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand
 from videogen import hygiene
 from videogen.management.arguments import bounded_integer
 from videogen.management.provider import require_provider
-from videogen.services.reconcile import reconcile_sweep
+from videogen.services.jobs.reconcile import reconcile_sweep
 
 
 class Command(BaseCommand):

@@ -4,13 +4,13 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from videogen import hygiene
-from videogen.display import money
 from videogen.management.arguments import clean_argument
 from videogen.management.provider import require_provider
 from videogen.models import EventSource, VideoJob, Workspace
-from videogen.services.budgets import BudgetExceededError
-from videogen.services.reconcile import job_poll_now
-from videogen.services.submission import job_create, job_submit
+from videogen.services.jobs.reconcile import job_poll_now
+from videogen.services.jobs.submission import job_create, job_submit
+from videogen.services.money.budgets import BudgetExceededError
+from videogen.services.money.display import money
 
 
 class Command(BaseCommand):

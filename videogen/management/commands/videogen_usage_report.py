@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from videogen.management.arguments import clean_argument
 from videogen.models import Workspace
-from videogen.services.reports import (
+from videogen.services.money.reports import (
     DIMENSIONS,
     ReportError,
     month_range,

@@ -47,7 +47,7 @@ from django.utils import timezone
 
 from videogen import hygiene
 from videogen.conf import videogen_settings
-from videogen.models import EventSource, VideoJob, WebhookDelivery, WebhookOutcome
+from videogen.models import EventSource, UsageEntry, VideoJob, WebhookDelivery, WebhookOutcome
 from videogen.provider.client import get_client
 from videogen.provider.errors import ProviderError
 from videogen.provider.signing import (
@@ -57,7 +57,7 @@ from videogen.provider.signing import (
     verify_signature,
 )
 from videogen.provider.types import VideoJobSnapshot, VideoStatus, VideoUsage, parse_status
-from videogen.services.lifecycle import ConcurrentUpdateError, job_apply_snapshot
+from videogen.services.jobs.lifecycle import ConcurrentUpdateError, job_apply_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ _LIMITS = {
     "data.generation_id": _max_length(VideoJob, "generation_id"),
     "data.polling_url": _max_length(VideoJob, "polling_url"),
 }
-_COST_FIELD = VideoJob._meta.get_field("cost")
+_COST_FIELD = UsageEntry._meta.get_field("cost")
 # The largest amount the money columns hold (max_digits 18, 8 decimal places: < 10^10).
 _COST_LIMIT = Decimal(10) ** (_COST_FIELD.max_digits - _COST_FIELD.decimal_places)
 

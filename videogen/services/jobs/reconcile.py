@@ -29,18 +29,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from videogen.conf import videogen_settings
-from videogen.models import EventSource, JobStatus, VideoJob
+from videogen.models import EventSource, JobStatus, UsageEntry, VideoJob
 from videogen.provider.client import get_client
 from videogen.provider.errors import ProviderError, ProviderNotFound
 from videogen.provider.types import VideoJobSnapshot
 from videogen.services import queue
-from videogen.services.lifecycle import job_apply_snapshot, job_transition, status_from_provider
-from videogen.services.outputs import outputs_requeue_due
-from videogen.services.submission import backoff_seconds
+from videogen.services.jobs.lifecycle import (
+    job_apply_snapshot,
+    job_transition,
+    status_from_provider,
+)
+from videogen.services.jobs.outputs import outputs_requeue_due
+from videogen.services.retry import backoff_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +65,11 @@ MISSING_COST_MESSAGE = (
 )
 
 
+def unpriced_q() -> Q:
+    """No cost in the job's ledger row yet (or no row at all)."""
+    return ~Exists(UsageEntry.objects.filter(job=OuterRef("pk"), cost__isnull=False))
+
+
 def pollable_q(*, now: datetime) -> Q:
     """Jobs the sweep keeps polling (``next_poll_at`` says when): in flight, completed but
     waiting for a cost, or closed by the site and still followed up."""
@@ -68,7 +77,7 @@ def pollable_q(*, now: datetime) -> Q:
     follow_up_since = now - timedelta(seconds=videogen_settings.FOLLOW_UP_SECONDS)
     return (
         Q(status__in=JobStatus.in_flight())
-        | Q(status=JobStatus.COMPLETED, cost__isnull=True, finished_at__gte=late_cost_since)
+        | Q(status=JobStatus.COMPLETED, finished_at__gte=late_cost_since) & unpriced_q()
         | Q(
             status__in=JobStatus.terminal(),
             locally_closed=True,
@@ -81,7 +90,7 @@ def manually_pollable_q() -> Q:
     """Jobs staff or a member may poll on demand (refresh, *Poll now*), whatever their age."""
     return Q(provider_job_id__isnull=False) & (
         Q(status__in=JobStatus.in_flight())
-        | Q(status=JobStatus.COMPLETED, cost__isnull=True)
+        | Q(status=JobStatus.COMPLETED) & unpriced_q()
         | Q(status__in=JobStatus.terminal(), locally_closed=True)
     )
 
@@ -201,8 +210,8 @@ def jobs_end_follow_ups(*, now: datetime) -> tuple[int, int]:
     ).update(next_poll_at=None, lease_until=None, lease_token=None)
     late_cost_since = now - timedelta(seconds=videogen_settings.LATE_COST_MAX_SECONDS)
     flagged = VideoJob.objects.filter(
+        unpriced_q(),
         status=JobStatus.COMPLETED,
-        cost__isnull=True,
         locally_closed=False,
         next_poll_at__isnull=False,
         finished_at__lt=late_cost_since,
@@ -272,7 +281,11 @@ def jobs_claim_due(*, now: datetime, limit: int) -> list[VideoJob]:
             lease_until=now + timedelta(seconds=videogen_settings.POLL_LEASE_SECONDS),
             lease_token=token,
         )
-    return list(VideoJob.objects.filter(lease_token=token).only(*_POLLED_FIELDS))
+    return list(_polled_jobs().filter(lease_token=token))
+
+
+def _polled_jobs():
+    return VideoJob.objects.select_related("usage_entry").only(*_POLLED_FIELDS)
 
 
 # What a sweep loads of each claimed job: enough to skip a no-op answer and reschedule.
@@ -285,8 +298,9 @@ _POLLED_FIELDS = (
     "not_found_count",
     "unsigned_urls",
     "generation_id",
-    "cost",
     "usage",
+    "usage_entry__cost",
+    "usage_entry__is_byok",
     "locally_closed",
     "lease_token",
 )
@@ -399,7 +413,6 @@ def _follow(job: VideoJob, written: VideoJob) -> None:
     """Carry what a transition wrote into the sweep's copy, which the reschedule reads."""
     job.status = written.status
     job.locally_closed = written.locally_closed
-    job.cost = written.cost
 
 
 def _apply_poll_error(job: VideoJob, err: ProviderError, report: SweepReport) -> bool:
@@ -500,14 +513,18 @@ def _reschedule_postgresql(jobs: list[VideoJob], token: uuid.UUID | None, still_
     with transaction.atomic(), connection.cursor() as cursor:
         for start in range(0, len(jobs), _RESCHEDULE_CHUNK):
             chunk = [job.pk for job in jobs[start : start + _RESCHEDULE_CHUNK]]
-            locked = (
+            locked = list(
                 VideoJob.objects.select_for_update()
                 .filter(pk__in=chunk, lease_token=token)
-                .filter(still_pollable)
                 .order_by("pk")
                 .values_list("pk", flat=True)
             )
-            leased = [by_pk[pk] for pk in locked]
+            # Decided after the lock, in a statement of its own: a row lock waited for is
+            # rechecked against the row's new version, but a subquery (is the cost in the
+            # ledger yet?) would still see the snapshot from before the wait, and miss a
+            # webhook that completed and priced the job meanwhile.
+            pollable = VideoJob.objects.filter(pk__in=locked).filter(still_pollable)
+            leased = [by_pk[pk] for pk in pollable.order_by("pk").values_list("pk", flat=True)]
             if not leased:
                 continue
             ids = [job.pk for job in leased]
@@ -553,7 +570,7 @@ def job_poll_now(*, job_id: int) -> SweepReport:
         )
     )
     if claimed:
-        job = VideoJob.objects.only(*_POLLED_FIELDS).get(pk=job_id)
+        job = _polled_jobs().get(pk=job_id)
         report.claimed = 1
         _poll_and_apply([job], report, concurrency=1, progress=None)
     return report

@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from videogen.conf import videogen_settings
 from videogen.models import VideoJob, Workspace
-from videogen.services.validation import DATA_URL_RE, REFERENCE_KINDS
+from videogen.services.jobs.request import DATA_URL_RE, REFERENCE_KINDS
 
 logger = logging.getLogger(__name__)
 

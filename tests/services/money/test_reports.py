@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.factories import make_job, make_workspace
 from videogen.models import UsageEntry
-from videogen.services.reports import (
+from videogen.services.money.reports import (
     ReportError,
     month_range,
     report_as_csv,

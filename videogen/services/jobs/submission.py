@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import logging
-import random
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -47,33 +46,19 @@ from videogen.provider.client import get_client
 from videogen.provider.errors import ProviderError, ProviderTransientError
 from videogen.provider.types import VideoJobSnapshot, VideoStatus
 from videogen.services import queue
-from videogen.services.budgets import (
+from videogen.services.jobs.lifecycle import Transition, job_apply_snapshot, job_transition
+from videogen.services.jobs.media import MediaUnavailable, inline_media_stored, job_request_body
+from videogen.services.jobs.request import REQUEST_FIELDS, validate_job_request
+from videogen.services.money.budgets import (
     BudgetExceededError,
     budget_check_locked,
     budget_refusal_announce,
 )
-from videogen.services.estimates import estimate_cost
-from videogen.services.lifecycle import Transition, job_apply_snapshot, job_transition
-from videogen.services.media import MediaUnavailable, inline_media_stored, job_request_body
-from videogen.services.validation import validate_job_request
+from videogen.services.money.estimates import estimate_cost
+from videogen.services.retry import backoff_seconds
 
 logger = logging.getLogger(__name__)
 
-# The request as sent: what a resubmission copies into its new job.
-REQUEST_FIELDS = (
-    "model",
-    "prompt",
-    "aspect_ratio",
-    "duration",
-    "resolution",
-    "size",
-    "seed",
-    "generate_audio",
-    "frame_images",
-    "input_references",
-    "provider",
-    "callback_url",
-)
 CALLBACK_REF_PARAMETER = "ref"
 
 
@@ -90,17 +75,6 @@ def submit_outcome(err: ProviderError) -> SubmitOutcome:
     if isinstance(err, ProviderTransientError):
         return SubmitOutcome.RETRY
     return SubmitOutcome.REFUSED
-
-
-def backoff_seconds(attempt: int, *, retry_after: float | None = None) -> float:
-    """Exponential backoff with ±20 % jitter, capped, never shorter than ``Retry-After``."""
-    base = float(videogen_settings.POLL_INITIAL_DELAY_SECONDS)
-    ceiling = float(videogen_settings.POLL_MAX_DELAY_SECONDS)
-    delay = min(ceiling, base * (2 ** max(0, min(attempt, 16))))
-    delay *= random.uniform(0.8, 1.2)
-    if retry_after is not None:
-        delay = max(delay, float(retry_after))
-    return delay
 
 
 def new_callback_ref() -> str:

@@ -8,9 +8,10 @@ from django.utils import timezone
 from tests.factories import make_workspace
 from tests.services.conftest import API
 from videogen.models import JobEvent, JobStatus, VideoJob
-from videogen.services import queue, submission
-from videogen.services.reconcile import reconcile_sweep
-from videogen.services.submission import (
+from videogen.services import queue
+from videogen.services.jobs import submission
+from videogen.services.jobs.reconcile import reconcile_sweep
+from videogen.services.jobs.submission import (
     job_abandon,
     job_cancel,
     job_create,

@@ -10,7 +10,7 @@ from tests.factories import make_job
 from videogen import signals
 from videogen.models import EventSource, JobEvent, JobStatus, UsageEntry, VideoJob
 from videogen.provider.types import VideoJobSnapshot, VideoStatus
-from videogen.services.lifecycle import job_apply_snapshot, job_transition
+from videogen.services.jobs.lifecycle import job_apply_snapshot, job_transition
 
 pytestmark = pytest.mark.django_db
 

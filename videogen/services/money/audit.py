@@ -1,8 +1,9 @@
 """Auditing the ledger (``videogen_audit_ledger``).
 
 ``ledger_audit`` checks the ledger against the site's own jobs: a usage reported without a
-ledger row, a row for a job that never reported usage, a row whose cost disagrees with its
-job's, and rows still waiting for the provider's cost. ``ledger_audit_against_provider``
+ledger row, a row for a job that never reported usage or is not finished or belongs
+elsewhere, and rows still waiting for the provider's cost. (A job's cost is its ledger row's,
+stored once, so the two cannot disagree.) ``ledger_audit_against_provider``
 proves each row against the provider's own record of the generation (``GET /generation``,
 ``total_cost``): the provider's word is the truth for money.
 """
@@ -29,7 +30,7 @@ AUDIT_CONCURRENCY = 8
 @dataclass(frozen=True)
 class LedgerProblem:
     job: str  # the job's public id
-    kind: str  # missing | extra | mismatch | unpriced | unverifiable
+    kind: str  # missing | extra | mismatch (against the provider) | unpriced | unverifiable
     detail: str
 
 
@@ -50,6 +51,13 @@ def _money(value: Decimal | None) -> str:
     return "no cost" if value is None else f"{value.normalize():f} USD"
 
 
+def _decimal(value) -> Decimal | None:
+    try:
+        return None if value is None else Decimal(str(value))
+    except ArithmeticError:
+        return None
+
+
 def ledger_audit(*, workspace_ids: Iterable[int] | None = None) -> LedgerAudit:
     """The ledger against the site's jobs (see the module docstring)."""
     jobs = VideoJob.objects.all()
@@ -60,12 +68,16 @@ def ledger_audit(*, workspace_ids: Iterable[int] | None = None) -> LedgerAudit:
         entries = entries.filter(Q(workspace_id__in=ids) | Q(job__workspace_id__in=ids))
     audit = LedgerAudit(checked_entries=entries.count())
 
-    for job in jobs.filter(usage__isnull=False, usage_entry__isnull=True).only("public_id", "cost"):
+    for job in jobs.filter(usage__isnull=False, usage_entry__isnull=True).only(
+        "public_id", "usage"
+    ):
+        reported = (job.usage or {}).get("cost")
         audit.problems.append(
             LedgerProblem(
                 str(job.public_id),
                 "missing",
-                f"the provider reported usage ({_money(job.cost)}) but no ledger entry exists",
+                f"the provider reported usage ({_money(_decimal(reported))}) but no ledger "
+                "entry exists",
             )
         )
     extra = entries.filter(
@@ -86,20 +98,7 @@ def ledger_audit(*, workspace_ids: Iterable[int] | None = None) -> LedgerAudit:
                 + ("" if same else "; its workspace or model differs from the job's"),
             )
         )
-    mismatched = entries.filter(
-        Q(cost__isnull=False, job__cost__isnull=False) & ~Q(cost=F("job__cost"))
-        | Q(cost__isnull=False, job__cost__isnull=True)
-        | Q(cost__isnull=True, job__cost__isnull=False)
-    )
-    for entry in mismatched:
-        audit.problems.append(
-            LedgerProblem(
-                str(entry.job.public_id),
-                "mismatch",
-                f"ledger holds {_money(entry.cost)}, the job {_money(entry.job.cost)}",
-            )
-        )
-    for entry in entries.filter(cost__isnull=True, job__cost__isnull=True):
+    for entry in entries.filter(cost__isnull=True):
         audit.problems.append(
             LedgerProblem(
                 str(entry.job.public_id),

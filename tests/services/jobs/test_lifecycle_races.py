@@ -21,7 +21,7 @@ from tests.factories import make_job, make_workspace
 from videogen import signals
 from videogen.models import EventSource, JobEvent, JobStatus, UsageEntry, VideoJob
 from videogen.provider.types import VideoJobSnapshot
-from videogen.services.lifecycle import Transition, job_apply_snapshot
+from videogen.services.jobs.lifecycle import Transition, job_apply_snapshot
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

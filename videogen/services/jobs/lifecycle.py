@@ -23,14 +23,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from videogen import signals
 from videogen.conf import videogen_settings
-from videogen.models import EventSource, JobEvent, JobStatus, UsageEntry, VideoJob
+from videogen.models import EventSource, JobEvent, JobStatus, VideoJob
 from videogen.provider.types import VideoJobSnapshot, VideoStatus, VideoUsage
+from videogen.services.money.ledger import LedgerPlan, ledger_plan, ledger_write
 
 logger = logging.getLogger(__name__)
 
@@ -202,23 +203,17 @@ def _try_transition(
                 updates["provider_response"] = fill_fields["provider_response"]
 
         final_status = to_status if allowed else current
-        ledger_written = cost_updated = False
-        entry: UsageEntry | None = None
-        if usage is not None and final_status in JobStatus.terminal() and relevant:
-            entry = UsageEntry.objects.filter(job_id=job_id).only("pk", "cost").first()
-            if entry is None:
-                updates.update(cost=usage.cost, is_byok=usage.is_byok, usage=_usage_json(usage))
-            elif entry.cost is None and usage.cost is not None:
-                updates.update(cost=usage.cost, usage=_usage_json(usage))
-            elif entry.cost is not None and usage.cost is not None and entry.cost != usage.cost:
-                logger.warning(
-                    "videogen: job %s reported cost %s but the ledger holds %s; ledger kept",
-                    job.public_id,
-                    usage.cost,
-                    entry.cost,
-                )
+        ledger: LedgerPlan | None = None
+        if relevant and (
+            (usage is not None and final_status in JobStatus.terminal())
+            or final_status == JobStatus.COMPLETED
+        ):
+            ledger = ledger_plan(job=job, usage=usage)
+            if ledger.writes:
+                # The provider's usage answer, kept as sent beside the ledger row it wrote.
+                updates["usage"] = _usage_json(ledger.usage)
         if final_status == JobStatus.COMPLETED and relevant:
-            _schedule_cost_poll(job, updates, now=now, just_completed=allowed)
+            _schedule_cost_poll(job, updates, cost=ledger.cost, now=now, just_completed=allowed)
 
         if not updates:
             return Transition(job, current, current, changed=False, rejected_reason=reason)
@@ -246,10 +241,8 @@ def _try_transition(
                 payload=payload,
                 message=message[:500],
             )
-        if usage is not None and final_status in JobStatus.terminal() and relevant:
-            ledger_written, cost_updated = _write_ledger(
-                job=job, entry=entry, usage=usage, source=source, now=now
-            )
+        if ledger is not None and ledger.writes:
+            ledger_write(job=job, plan=ledger, source=source, now=now)
         if allowed:
             _send_signals_on_commit(
                 job=job, from_status=current, to_status=to_status, source=source
@@ -259,63 +252,22 @@ def _try_transition(
         current,
         final_status,
         changed=allowed,
-        ledger_written=ledger_written,
-        cost_updated=cost_updated,
+        ledger_written=bool(ledger and ledger.creates),
+        cost_updated=bool(ledger and ledger.fills_cost),
         rejected_reason=reason,
     )
 
 
 def _schedule_cost_poll(
-    job: VideoJob, updates: dict[str, Any], *, now, just_completed: bool
+    job: VideoJob, updates: dict[str, Any], *, cost, now, just_completed: bool
 ) -> None:
     """A completed job is polled until its cost is known, then no more."""
-    cost = updates.get("cost", job.cost)
     provider_job_id = updates.get("provider_job_id", job.provider_job_id)
     if cost is None and provider_job_id and just_completed:
         delay = videogen_settings.POLL_INITIAL_DELAY_SECONDS
         updates["next_poll_at"] = now + timedelta(seconds=delay)
     elif cost is not None and (job.next_poll_at is not None or "next_poll_at" in updates):
         updates["next_poll_at"] = None
-
-
-def _write_ledger(
-    *, job: VideoJob, entry: UsageEntry | None, usage: VideoUsage, source: str, now
-) -> tuple[bool, bool]:
-    """Create the job's one ledger row, or fill a cost that arrived late. Returns
-    ``(created, cost_updated)``. Runs inside the job's locked transaction."""
-    if entry is None:
-        try:
-            with transaction.atomic():
-                UsageEntry.objects.create(
-                    job=job,
-                    workspace_id=job.workspace_id,
-                    model=job.model,
-                    cost=usage.cost,
-                    is_byok=usage.is_byok,
-                    duration=job.duration,
-                    resolution=job.resolution,
-                    completed_at=job.finished_at or now,
-                )
-        except IntegrityError:
-            # Unreachable while the job row is locked; kept so a second row can never exist.
-            logger.warning("videogen: ledger entry for job %s already existed", job.public_id)
-            return False, False
-        return True, False
-    if entry.cost is None and usage.cost is not None:
-        updated = UsageEntry.objects.filter(pk=entry.pk, cost__isnull=True).update(
-            cost=usage.cost, updated_at=now
-        )
-        if updated:
-            JobEvent.objects.create(
-                job=job,
-                from_status=job.status,
-                to_status=job.status,
-                source=source,
-                payload={"cost": usage.cost},
-                message="cost reported after completion; ledger entry updated",
-            )
-            return False, True
-    return False, False
 
 
 def _send_signals_on_commit(*, job: VideoJob, from_status: str, to_status: str, source: str):

@@ -36,7 +36,7 @@ from videogen.models import JobStatus, OutputStatus, VideoJob, VideoOutput
 from videogen.provider.client import VideoContent, get_client
 from videogen.provider.errors import ProviderError, ProviderNotFound
 from videogen.services import queue
-from videogen.services.submission import backoff_seconds
+from videogen.services.retry import backoff_seconds
 
 logger = logging.getLogger(__name__)
 

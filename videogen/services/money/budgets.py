@@ -28,8 +28,8 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from videogen import signals
-from videogen.display import money
 from videogen.models import BudgetPolicy, JobStatus, UsageEntry, VideoJob, Workspace
+from videogen.services.money.display import money
 
 THRESHOLDS = (Decimal("0.8"), Decimal("1.0"))
 _ZERO = Decimal(0)

@@ -35,6 +35,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from videogen.models import VideoModel
+from videogen.services.jobs.request import validate_job_request
 
 _PER_VIDEO_N = re.compile(r"^per_video_(\d+)s$")
 _PER_SECOND = re.compile(r"^per_second(?:_(?P<res>\d+p|\dK))?(?P<audio>_audio)?$")
@@ -113,3 +114,24 @@ def estimate_cost(*, model: VideoModel | None, request: Mapping[str, Any]) -> Es
         cost += prices[rate_name] * duration
         parts.append(f"{duration}s × {rate_name} {prices[rate_name]}")
     return Estimate(cost, " + ".join(parts))
+
+
+@dataclass(frozen=True)
+class RequestEstimate:
+    model: str
+    estimated_cost: Decimal | None
+    reason: str
+    currency: str = "USD"
+
+
+def job_request_estimate(*, data: Mapping[str, Any]) -> RequestEstimate:
+    """Validate a job request like submission does and estimate its cost; store nothing.
+
+    Raises django ``ValidationError`` (field errors with codes) for an invalid request.
+    """
+    cleaned = validate_job_request(data)
+    model = VideoModel.objects.filter(model_id=cleaned["model"]).first()
+    estimate = estimate_cost(model=model, request=cleaned)
+    return RequestEstimate(
+        model=cleaned["model"], estimated_cost=estimate.cost, reason=estimate.reason
+    )

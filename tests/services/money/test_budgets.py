@@ -9,8 +9,8 @@ from django.utils import timezone
 from tests.factories import make_job, make_workspace
 from videogen import signals
 from videogen.models import UsageEntry, VideoJob, VideoModel
-from videogen.services.budgets import BudgetExceededError, month_start, workspace_month_spend
-from videogen.services.submission import job_create
+from videogen.services.jobs.submission import job_create
+from videogen.services.money.budgets import BudgetExceededError, month_start, workspace_month_spend
 
 # A flat 0.50 per video, so every estimate is exactly 0.50.
 REQUEST = {"model": "flat/model", "prompt": "x"}

@@ -6,11 +6,11 @@ import pytest
 from django.utils import timezone
 
 from videogen.models import JobEvent, JobStatus, UsageEntry, VideoJob
-from videogen.services.reconcile import (
+from videogen.services.jobs.reconcile import (
     jobs_claim_due,
     reconcile_sweep,
 )
-from videogen.services.submission import job_create, job_submit
+from videogen.services.jobs.submission import job_create, job_submit
 
 pytestmark = pytest.mark.django_db
 
@@ -78,7 +78,7 @@ def test_late_cost_fills_the_ledger_once(workspace):
     VideoJob.objects.filter(pk=job.pk).update(next_poll_at=timezone.now())
     # A completed job is not polled again by the sweep; a late cost arrives by poll-now.
     from videogen.provider.client import get_client
-    from videogen.services.lifecycle import job_apply_snapshot
+    from videogen.services.jobs.lifecycle import job_apply_snapshot
 
     job_apply_snapshot(
         job_id=job.pk, snapshot=get_client().get_video(job.provider_job_id), source="poll"

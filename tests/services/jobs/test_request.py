@@ -11,8 +11,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from videogen.models import VideoModel
-from videogen.services import validation
-from videogen.services.validation import validate_job_request
+from videogen.services.jobs import request as validation
+from videogen.services.jobs.request import validate_job_request
 
 pytestmark = pytest.mark.django_db
 

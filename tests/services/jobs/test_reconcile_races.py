@@ -19,12 +19,12 @@ from django.utils import timezone
 
 from tests.concurrency import run_together
 from tests.factories import make_workspace
-from tests.services.test_lifecycle_races import assert_event_chain, snap
+from tests.services.jobs.test_lifecycle_races import assert_event_chain, snap
 from videogen.models import EventSource, JobEvent, JobStatus, UsageEntry, VideoJob
-from videogen.services import reconcile
-from videogen.services.lifecycle import job_apply_snapshot
-from videogen.services.reconcile import jobs_claim_due, reconcile_sweep
-from videogen.services.submission import job_create, job_submit
+from videogen.services.jobs import reconcile
+from videogen.services.jobs.lifecycle import job_apply_snapshot
+from videogen.services.jobs.reconcile import jobs_claim_due, reconcile_sweep
+from videogen.services.jobs.submission import job_create, job_submit
 from videogen.simulator.app import EP_GET
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from videogen.models import VideoModel
-from videogen.services.estimates import estimate_cost
+from videogen.services.money.estimates import estimate_cost
 
 
 def model(skus, durations=(5, 10), resolutions=("720p", "1080p")):
@@ -83,8 +83,8 @@ def test_unknown_model_has_no_estimate():
 @pytest.mark.django_db
 def test_estimates_match_the_simulators_costs(app_on_simulator, enqueued, workspace):
     """The simulator bills from the same SKUs: an estimate equals the final cost."""
-    from videogen.services.reconcile import job_poll_now
-    from videogen.services.submission import job_create, job_submit
+    from videogen.services.jobs.reconcile import job_poll_now
+    from videogen.services.jobs.submission import job_create, job_submit
 
     requests_ = [
         {"model": "google/veo-3.1", "prompt": "x", "duration": 8, "resolution": "1080p"},

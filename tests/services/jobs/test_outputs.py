@@ -11,14 +11,14 @@ import responses
 from django.utils import timezone
 
 from videogen.models import OutputStatus, VideoJob, VideoOutput
-from videogen.services.outputs import outputs_fetch, outputs_prune, outputs_refetch_missing
+from videogen.services.jobs.outputs import outputs_fetch, outputs_prune, outputs_refetch_missing
+from videogen.services.jobs.reconcile import job_poll_now, reconcile_sweep
+from videogen.services.jobs.submission import job_create, job_submit
 from videogen.services.queue import enqueue_fetch_outputs as real_enqueue_fetch_outputs
-from videogen.services.reconcile import job_poll_now, reconcile_sweep
-from videogen.services.submission import job_create, job_submit
 
 pytestmark = pytest.mark.django_db
 
-SAMPLE = Path(__file__).resolve().parents[2] / "videogen" / "simulator" / "assets" / "sample.mp4"
+SAMPLE = Path(__file__).resolve().parents[3] / "videogen" / "simulator" / "assets" / "sample.mp4"
 
 
 @pytest.fixture(autouse=True)
@@ -310,7 +310,7 @@ def test_a_completed_job_whose_fetch_task_never_ran_is_found_by_the_sweep(
 
 
 def test_an_output_nobody_claimed_is_found_by_the_sweep(workspace, enqueued_fetches):
-    from videogen.services.outputs import outputs_ensure
+    from videogen.services.jobs.outputs import outputs_ensure
 
     job = completed_job(workspace)
     outputs_ensure(job=job)  # the task listed the outputs, then died before claiming one

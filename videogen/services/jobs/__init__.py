@@ -1,0 +1,1 @@
+"""A job's trip: its request, submission, lifecycle, reconciliation and outputs."""

@@ -1,0 +1,1 @@
+"""The provider's webhooks: receiving them, and pruning what was received."""
