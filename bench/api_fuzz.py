@@ -115,6 +115,7 @@ def section(host: Host, answers: Counter, errors: list[str], seconds: float, arg
         by_role[role] += count
         by_status[status] += count
     total = sum(answers.values())
+    minutes = round(args.seconds / 60 + 1)  # the fuzzing, plus setting up
     failures = sum(c for (_, _, s), c in answers.items() if s == "error" or int(s) >= 500)
     statuses = sorted(by_status, key=str)
     operations = Table(
@@ -163,7 +164,8 @@ def section(host: Host, answers: Counter, errors: list[str], seconds: float, arg
             "any HTTP server). 414s are gunicorn's answer to request lines over 4,094 bytes. "
             "How it is measured: bench/README.md, *api_fuzz.py*.",
         ],
-        reproduce_note=f"≈ {args.seconds / 60 + 1:.0f} min; drops and re-creates its database",
+        reproduce_note=f"≈ {minutes} minute{'s' if minutes != 1 else ''}; drops and re-creates "
+        "its database",
     )
 
 

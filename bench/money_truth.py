@@ -240,6 +240,7 @@ def run(simulator, name: str, faults: dict, args) -> RunResult:
 def settle(simulator, workspace) -> bool:
     """Enqueue reconcile windows until no job is in flight and every provider job that will
     call back has (the webhooks' retries included); False on the timeout."""
+    from django.db.models import Q
     from django_q.tasks import async_task
 
     from videogen.models import JobStatus, VideoJob
@@ -253,7 +254,11 @@ def settle(simulator, workspace) -> bool:
         windows += 1
         time.sleep(2)
         bound = set(jobs.exclude(provider_job_id=None).values_list("provider_job_id", flat=True))
-        waiting_cost = jobs.filter(status=JobStatus.COMPLETED, cost=None).exists()
+        waiting_cost = (
+            jobs.filter(status=JobStatus.COMPLETED)
+            .filter(Q(usage_entry=None) | Q(usage_entry__cost=None))
+            .exists()
+        )
         in_flight = jobs.filter(status__in=busy).exists()
         if not in_flight and not waiting_cost and set(simulator.state.ids()) <= bound:
             return True
