@@ -7,7 +7,6 @@ fields: a hostile value is a form error with the rule's code, never a 500 or a s
 from __future__ import annotations
 
 import re
-import zoneinfo
 from typing import Any
 
 from django import forms
@@ -20,12 +19,7 @@ from videogen import hygiene
 from videogen.models import Workspace
 from videogen.selectors import video_models_active
 from videogen.services.jobs import request as schema
-from videogen.services.money.reports import (
-    DIMENSIONS,
-    REPORT_MAX_DATE,
-    REPORT_MIN_DATE,
-    month_range,
-)
+from videogen.services.money import report_parameters as report
 
 
 class HygieneValidator:
@@ -118,42 +112,59 @@ class BoundedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
 
 
 class UsageReportForm(HygieneFormMixin, forms.Form):
+    """The admin's usage report: the rules of ``services.money.report_parameters``; a blank
+    start or end is that end of this month."""
+
     workspaces = BoundedModelMultipleChoiceField(
         queryset=Workspace.objects.all(), required=False, help_text="None selected: all."
     )
     start = forms.DateField(required=False, help_text="Default: first day of this month.")
     end = forms.DateField(required=False, help_text="Inclusive. Default: last day of this month.")
     group_by = forms.MultipleChoiceField(
-        choices=[(d, d) for d in DIMENSIONS], initial=["model"], required=False
+        choices=[(d, d) for d in report.DIMENSIONS],
+        initial=list(report.DEFAULT_GROUP_BY),
+        required=False,
     )
     time_zone = forms.CharField(
-        required=False, max_length=64, help_text="Default: the site's time zone."
+        required=False,
+        max_length=report.MAX_TIME_ZONE_CHARS,
+        help_text="Default: the site's time zone.",
     )
 
     def clean_time_zone(self):
         name = self.cleaned_data["time_zone"].strip()
-        if not name:
-            return None
         try:
-            return zoneinfo.ZoneInfo(name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as err:
-            raise forms.ValidationError(f"Unknown time zone {name!r}.") from err
+            return report.report_time_zone(name) if name else None
+        except report.ReportError as err:
+            raise ValidationError(_report_errors(err)["time_zone"]) from None
 
     def clean(self):
         data = super().clean()
         today = timezone.localdate()
-        first, last = month_range(today.year, today.month)
+        first, last = report.month_range(today.year, today.month)
         data["start"] = data.get("start") or first
         data["end"] = data.get("end") or last
-        data["group_by"] = data.get("group_by") or ["model"]
-        outside = [n for n in ("start", "end") if not REPORT_MIN_DATE <= data[n] <= REPORT_MAX_DATE]
-        for name in outside:
-            self.add_error(name, f"Dates must be between {REPORT_MIN_DATE} and {REPORT_MAX_DATE}.")
-        if not outside and data["end"] < data["start"]:
-            self.add_error("end", "The range ends before it starts.")
-        if "day" in data["group_by"] and "month" in data["group_by"]:
-            self.add_error("group_by", "Group by day or by month, not both.")
+        try:
+            report.check_period(data["start"], data["end"])
+        except report.ReportError as err:
+            self._add_report_errors(err)
+        try:
+            chosen = data.get("group_by") or report.DEFAULT_GROUP_BY
+            data["group_by"] = report.report_dimensions(chosen)
+        except report.ReportError as err:
+            self._add_report_errors(err)
         return data
+
+    def _add_report_errors(self, err: report.ReportError) -> None:
+        for name, errors in _report_errors(err).items():
+            self.add_error(name, errors)
+
+
+def _report_errors(err: report.ReportError) -> dict[str, list[ValidationError]]:
+    return {
+        name: [ValidationError(p.message, code=p.code) for p in problems]
+        for name, problems in err.problems.items()
+    }
 
 
 _DEFAULT = [("", "(model default)")]

@@ -26,7 +26,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
 from videogen.services.money.budgets import BudgetExceededError
-from videogen.services.money.reports import ReportError
+from videogen.services.money.report_parameters import ReportError
 
 
 class BudgetExceeded(exceptions.APIException):
@@ -136,8 +136,13 @@ def _translate(exc: Exception) -> Exception:
     if isinstance(exc, BudgetExceededError):
         return BudgetExceeded(exc)
     if isinstance(exc, ReportError):
+        problems = [p for found in exc.problems.values() for p in found]
         return exceptions.ValidationError(
-            {api_settings.NON_FIELD_ERRORS_KEY: [exceptions.ErrorDetail(str(exc), "invalid")]}
+            {
+                api_settings.NON_FIELD_ERRORS_KEY: [
+                    exceptions.ErrorDetail(p.message, p.code) for p in problems
+                ]
+            }
         )
     if isinstance(exc, Http404):
         return exceptions.NotFound()

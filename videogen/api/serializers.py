@@ -8,12 +8,10 @@ its type, enum and limits from it, and validation is the schema's own
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -36,8 +34,8 @@ from videogen.selectors import workspace_for_user
 from videogen.services.jobs import request as schema
 from videogen.services.jobs.media import media_describe
 from videogen.services.jobs.request import REQUEST_FIELDS, REQUEST_SCHEMA, validate_job_request
+from videogen.services.money import report_parameters as report
 from videogen.services.money.budgets import workspace_month_spend
-from videogen.services.money.reports import REPORT_MAX_DATE, REPORT_MIN_DATE, month_range
 
 # --- errors (for the schema; see videogen.api.exceptions) ------------------------------------
 
@@ -461,13 +459,30 @@ class WorkspaceSerializer(serializers.ModelSerializer):
         ).data
 
 
-REPORT_DIMENSIONS = ("model", "day", "month")
+# The per-workspace report: any dimension but the workspace.
+REPORT_DIMENSIONS = tuple(d for d in report.DIMENSIONS if d != "workspace")
+_DIMENSION = f"({'|'.join(REPORT_DIMENSIONS)})"
+# The API's names of the report parameters (services.money.report_parameters).
+_QUERY_NAMES = {"time_zone": "tz"}
+
+
+def _report_error(err: report.ReportError, *, field: str | None = None):
+    """The rules' refusal as a DRF error: one field's list, or a dict by query parameter."""
+    details = {
+        _QUERY_NAMES.get(name, name): [serializers.ErrorDetail(p.message, p.code) for p in found]
+        for name, found in err.problems.items()
+    }
+    return serializers.ValidationError(
+        [e for found in details.values() for e in found] if field else details
+    )
 
 
 class UsageQuerySerializer(serializers.Serializer):
+    """The report's query string, checked by the rules of ``report_parameters``."""
+
     group_by = serializers.RegexField(
-        r"^(model|day|month)(,(model|day|month))*$",
-        default="model",
+        rf"^{_DIMENSION}(,{_DIMENSION})*$",
+        default=",".join(report.DEFAULT_GROUP_BY),
         help_text="Comma-separated dimensions: model, day, month (not day and month together).",
     )
     start = serializers.DateField(
@@ -477,11 +492,11 @@ class UsageQuerySerializer(serializers.Serializer):
         required=False, help_text="Last day (inclusive); defaults to today when start is given."
     )
     month = serializers.RegexField(
-        r"^[0-9]{4}-[0-9]{2}$", required=False, help_text="YYYY-MM, instead of start/end."
+        rf"^{report.MONTH_PATTERN}$", required=False, help_text="YYYY-MM, instead of start/end."
     )
     tz = serializers.CharField(
         required=False,
-        max_length=64,
+        max_length=report.MAX_TIME_ZONE_CHARS,
         help_text="IANA time zone for day boundaries (default: the site's).",
     )
     format = serializers.ChoiceField(
@@ -489,58 +504,31 @@ class UsageQuerySerializer(serializers.Serializer):
     )
 
     def validate_group_by(self, value: str) -> tuple[str, ...]:
-        dimensions = tuple(dict.fromkeys(value.split(",")))
-        if "day" in dimensions and "month" in dimensions:
-            raise serializers.ValidationError(
-                _("Group by day or by month, not both."), code="conflict"
-            )
-        return dimensions
-
-    def validate_tz(self, value: str) -> zoneinfo.ZoneInfo:
         try:
-            return zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-            raise serializers.ValidationError(
-                _("Unknown time zone “%(tz)s”; use an IANA name such as Europe/Paris.")
-                % {"tz": value},
-                code="invalid_time_zone",
-            ) from None
+            return report.report_dimensions(value.split(","), allowed=REPORT_DIMENSIONS)
+        except report.ReportError as err:
+            raise _report_error(err, field="group_by") from None
 
-    def validate_month(self, value: str) -> tuple[int, int]:
-        year, month = (int(part) for part in value.split("-"))
-        if not (1 <= month <= 12 and REPORT_MIN_DATE.year <= year <= REPORT_MAX_DATE.year):
-            raise serializers.ValidationError(_("Not a month: %s.") % value, code="invalid")
-        return year, month
+    def validate_tz(self, value: str):
+        try:
+            return report.report_time_zone(value)
+        except report.ReportError as err:
+            raise _report_error(err, field="tz") from None
+
+    def validate_month(self, value: str) -> tuple:
+        try:
+            return report.report_month(value)
+        except report.ReportError as err:
+            raise _report_error(err, field="month") from None
 
     def validate(self, attrs: dict) -> dict:
-        tz = attrs.get("tz") or timezone.get_current_timezone()
-        start, end, month = attrs.get("start"), attrs.get("end"), attrs.get("month")
-        if month is not None and (start is not None or end is not None):
-            raise serializers.ValidationError(
-                {"month": [_("Give month, or start and end, not both.")]}, code="conflict"
+        tz = attrs.get("tz") or report.report_time_zone(None)
+        try:
+            start, end = report.report_period(
+                start=attrs.get("start"), end=attrs.get("end"), month=attrs.get("month"), tz=tz
             )
-        if end is not None and start is None:
-            raise serializers.ValidationError(
-                {"start": [_("Give start together with end.")]}, code="required"
-            )
-        today = timezone.localtime(timezone.now(), tz).date()
-        if month is not None:
-            start, end = month_range(*month)
-        elif start is None:
-            start, end = month_range(today.year, today.month)
-        elif end is None:
-            end = max(today, start)
-        errors = {}
-        for name, value in (("start", start), ("end", end)):
-            if not REPORT_MIN_DATE <= value <= REPORT_MAX_DATE:
-                errors[name] = [
-                    _("Dates must be between %(min)s and %(max)s.")
-                    % {"min": REPORT_MIN_DATE, "max": REPORT_MAX_DATE}
-                ]
-        if not errors and end < start:
-            errors["end"] = [_("The range ends before it starts.")]
-        if errors:
-            raise serializers.ValidationError(errors, code="invalid")
+        except report.ReportError as err:
+            raise _report_error(err) from None
         return {**attrs, "start": start, "end": end, "tz": tz}
 
 
