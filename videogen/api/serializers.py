@@ -69,8 +69,8 @@ class BudgetErrorSerializer(ErrorSerializer):
 # --- small fields ----------------------------------------------------------------------------
 
 
-class BlankAsNullChoiceField(serializers.ChoiceField):
-    """A choice column stored as "" when omitted, shown as ``null``."""
+class BlankAsNull:
+    """A read-only text column stored as "" when omitted, shown as ``null``."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("allow_null", True)
@@ -81,14 +81,12 @@ class BlankAsNullChoiceField(serializers.ChoiceField):
         return None if value in ("", None) else super().to_representation(value)
 
 
-class BlankAsNullCharField(serializers.CharField):
-    def __init__(self, **kwargs):
-        kwargs.setdefault("allow_null", True)
-        kwargs.setdefault("read_only", True)
-        super().__init__(**kwargs)
+class BlankAsNullChoiceField(BlankAsNull, serializers.ChoiceField):
+    pass
 
-    def to_representation(self, value):
-        return None if value in ("", None) else super().to_representation(value)
+
+class BlankAsNullCharField(BlankAsNull, serializers.CharField):
+    pass
 
 
 @extend_schema_field(OpenApiTypes.OBJECT)

@@ -427,7 +427,6 @@ class PartsField(RequestField):
     label: str
     choice_key: str = ""
     choices_enum: type[models.TextChoices] | None = None
-    omitted: Any = ()
 
     @property
     def spec_choices(self) -> list | None:
