@@ -1,24 +1,27 @@
 """Webhook fuzz: 10,000 hostile and genuine requests against a live gunicorn, then the database.
 
-Starts ``gunicorn project.wsgi`` (gthread, 2 workers x 4 threads, ``DJANGO_DEBUG=false``) on
-the PostgreSQL database of ``DATABASE_URL``, creates three sets of in-flight jobs (open:
-targeted by genuine events; guarded: targeted only by unsigned and forged requests; poison:
-targeted only by signed hostile payloads) and sends, from 8 keep-alive connections, a
-shuffled mix of: genuine signed events, exact replays, header swaps (a genuine body with
-another job's idempotency key), signed hostile payloads (NUL, surrogates, control
-characters, deep nesting, huge numbers, over-long fields, not JSON), unsigned, forged,
-stale/future, tampered, malformed-header and oversized requests. Each request is signed when
-sent, by this script's own HMAC code. It then reports the answers by kind and checks: no
-5xx; no change to a guarded or poison job; every open job completed exactly once; no row
-for an unsigned request; no refused row holding more than its excerpt; rows added.
+Target (issues #12, #13): no 5xx and no request without an answer; no change to a job that
+only unsigned, forged or hostile requests aimed at; every genuine event applied exactly once;
+no stored row for an unsigned request and no refused row holding more than its excerpt.
+Physical limit: none (a robustness run; its rate is not a target).
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/videogen_hook \
+Starts ``gunicorn project.wsgi`` (gthread, 2 workers x 4 threads, ``DJANGO_DEBUG=false``) on
+a PostgreSQL database the run creates, creates three sets of in-flight jobs (open: targeted
+by genuine events; guarded: targeted only by unsigned and forged requests; poison: targeted
+only by signed hostile payloads) and sends, from 8 keep-alive connections, a shuffled mix
+of: genuine signed events, exact replays, header swaps (a genuine body with another job's
+idempotency key), signed hostile payloads (NUL, surrogates, control characters, deep
+nesting, huge numbers, over-long fields, not JSON), unsigned, forged, stale/future,
+tampered, malformed-header and oversized requests. Each request is signed when sent, by
+this script's own HMAC code. It then reports the answers by kind and checks the database.
+The database is created and dropped by the run (see ``--database``).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/videogen_bench_hook \
         .venv/bin/python bench/webhook_fuzz.py
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import hmac
 import http.client
@@ -27,20 +30,22 @@ import os
 import queue
 import random
 import secrets
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
-SECTION = "## Webhook fuzz (bench/webhook_fuzz.py)"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a file
+
+from bench.harness import cli, database
+from bench.harness.cli import log
+from bench.harness.host import Host
+from bench.harness.processes import Site, django_env
+from bench.harness.writer import Section, Table
+
 COMMAND = (
-    "DATABASE_URL=postgres://postgres@127.0.0.1:5432/videogen_hook "
+    "DATABASE_URL=postgres://postgres@127.0.0.1:5432/videogen_bench_hook "
     ".venv/bin/python bench/webhook_fuzz.py"
 )
 PATH = "/videogen/webhooks/openrouter/"
@@ -280,57 +285,10 @@ class Sender:
             return None
 
 
-def free_port() -> int:
-    for port in range(18100, 18200):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) != 0:
-                return port
-    sys.exit("no free port in 18100-18199")
+def create_jobs(run: str) -> dict[str, list[str]]:
+    """The open, guarded and poison in-flight jobs; their provider ids by set."""
+    from videogen.models import JobStatus, VideoJob, Workspace
 
-
-def start_gunicorn(port: int, log) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
-        "VIDEOGEN_WEBHOOK_SECRETS": SECRET,
-        "VIDEOGEN_OVERRIDES": json.dumps(
-            {"WEBHOOK_MAX_BODY_BYTES": MAX_BODY, "STORE_OUTPUTS": False}
-        ),
-        "DATABASE_CONN_MAX_AGE": "60",
-    }
-    command = [sys.executable, "-m", "gunicorn", "project.wsgi", "-b", f"127.0.0.1:{port}",
-               "-k", "gthread", "-w", "2", "--threads", "4"]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
-    for _ in range(200):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return server
-        time.sleep(0.1)
-    server.terminate()
-    sys.exit("gunicorn did not start")
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--no-docs", action="store_true", help="print only")
-    args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
-        sys.exit(f"DATABASE_URL must point at PostgreSQL, e.g.\n  {COMMAND}")
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-
-    from videogen.models import JobEvent, JobStatus, VideoJob, WebhookDelivery, Workspace
-
-    call_command("migrate", verbosity=0)
-    rng = random.Random(args.seed)
-    run = secrets.token_hex(4)
     workspace = Workspace.objects.create(name=f"Fuzz {run}", slug=f"fuzz-{run}")
     sizes = {"open": MIX["genuine"], "guarded": 300, "poison": 100}
     ids = {name: [f"fuzz-{run}-{name}-{i}" for i in range(n)] for name, n in sizes.items()}
@@ -346,37 +304,34 @@ def main() -> int:
         for group in ids.values()
         for pid in group
     )
-    table = WebhookDelivery._meta.db_table
+    return ids
 
-    def table_bytes() -> int:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_total_relation_size(%s)", [table])
-            return cursor.fetchone()[0]
 
-    first_pk = WebhookDelivery.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    bytes_before = table_bytes()
-    plan, replays = build_plan(rng, ids["open"], ids["guarded"], ids["poison"])
-    port = free_port()
-    with tempfile.TemporaryFile() as log:
-        server = start_gunicorn(port, log)
-        try:
-            sender = Sender(port, plan, replays, rng)
-            seconds = sender.run()
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-    connection.close()
+def table_bytes() -> int:
+    from django.db import connection
 
-    added = WebhookDelivery.objects.filter(pk__gt=first_pk)
-    jobs = VideoJob.objects.filter(workspace=workspace)
+    from videogen.models import WebhookDelivery
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_total_relation_size(%s)", [WebhookDelivery._meta.db_table])
+        return cursor.fetchone()[0]
+
+
+def check_database(ids: dict[str, list[str]], answers: Counter) -> dict[str, int]:
+    """Each check's count of offending requests, rows or jobs (all must be 0)."""
+    from videogen.models import JobEvent, JobStatus, VideoJob, WebhookDelivery
+
+    jobs = VideoJob.objects.filter(provider_job_id__in=[i for g in ids.values() for i in g])
+    added = WebhookDelivery.objects.all()
 
     def changed(group: str) -> int:
         moved = jobs.filter(provider_job_id__in=ids[group]).exclude(status=JobStatus.IN_PROGRESS)
         evented = JobEvent.objects.filter(job__provider_job_id__in=ids[group])
         return moved.count() + evented.count()
 
-    checks = {
-        "5xx answers": sum(n for (_, status), n in sender.answers.items() if status >= 500),
+    return {
+        "5xx answers": sum(n for (_, status), n in answers.items() if status >= 500),
+        "requests without an answer": sum(n for (_, s), n in answers.items() if s == 0),
         "guarded jobs changed (targets of unsigned/forged requests)": changed("guarded"),
         "poison jobs changed (targets of signed hostile payloads)": changed("poison"),
         "rows for requests without a signature header": sum(
@@ -392,83 +347,113 @@ def main() -> int:
             for job in jobs.filter(provider_job_id__in=ids["open"])
             if job.status != JobStatus.COMPLETED or job.events.count() != 1
         ),
-        "requests without an answer": sum(n for (_, s), n in sender.answers.items() if s == 0),
     }
-    rows = Counter(added.values_list("outcome", flat=True))
-    grown = table_bytes() - bytes_before
-    total = sum(sender.answers.values())
-    lines = report(sender.answers, checks, rows, grown, total, seconds)
-    print("\n".join(lines))
-    if not args.no_docs:
-        write_section("\n".join(lines))
-        print(f"wrote {DOCS.relative_to(ROOT)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = cli.parser(__doc__, postgres=True)
+    p.add_argument("--seed", type=int, default=2026, help="the plan's random seed")
+    args = p.parse_args(argv)
+    url = database.database_url("hook", args.database)
+    os.environ["VIDEOGEN_WEBHOOK_SECRETS"] = SECRET
+    database.set_videogen_overrides(WEBHOOK_MAX_BODY_BYTES=MAX_BODY, STORE_OUTPUTS=False)
+    with cli.sigterm_as_exit(), database.fresh_database(url, keep=args.keep_db):
+        database.setup_django(url)
+        host = Host.collect(packages=["gunicorn"], database=True)
+        log(host.line())
+        from django.db import connection
+
+        from videogen.models import WebhookDelivery
+
+        rng = random.Random(args.seed)
+        ids = create_jobs(secrets.token_hex(4))
+        bytes_before = table_bytes()
+        plan, replays = build_plan(rng, ids["open"], ids["guarded"], ids["poison"])
+        connection.close()
+        site = Site(
+            workers=2,
+            worker_class="gthread",
+            threads=4,
+            env=django_env(DJANGO_DEBUG="false", DATABASE_CONN_MAX_AGE=60),
+            ready_path=PATH,
+        )
+        with site:
+            log(f"sending {sum(MIX.values()):,} requests to gunicorn on {site.port}…")
+            sender = Sender(site.port, plan, replays, rng)
+            seconds = sender.run()
+        checks = check_database(ids, sender.answers)
+        rows = Counter(WebhookDelivery.objects.values_list("outcome", flat=True))
+        grown = table_bytes() - bytes_before
+        host.finish()
+    cli.publish(section(host, sender.answers, checks, rows, grown, seconds), args)
     return 0 if not any(checks.values()) else 1
 
 
-def report(answers, checks, rows, grown, total, seconds) -> list[str]:
+def section(host, answers, checks, rows, grown, seconds) -> Section:
     by_kind: dict[str, Counter] = defaultdict(Counter)
     for (kind, status), n in answers.items():
         by_kind[kind][status] += n
     statuses = sorted({s for c in by_kind.values() for s in c})
-    lines = [
-        SECTION,
-        "",
-        f"Measured {time.strftime('%Y-%m-%d')}: {total:,} requests in {seconds:.1f} s "
-        f"({total / seconds:,.0f}/s) from 8 keep-alive connections to gunicorn (gthread, 2 "
-        "workers x 4 threads, `DJANGO_DEBUG=false`) on PostgreSQL; `WEBHOOK_MAX_BODY_BYTES` = "
-        f"{MAX_BODY:,}; one webhook secret. Jobs: 600 open (genuine events), 300 guarded (only "
-        "unsigned/forged requests aim at them), 100 poison (only signed hostile payloads).",
-        "",
-        "| kind | " + " | ".join(str(s) for s in statuses) + " | total |",
-        "|---|" + "---:|" * (len(statuses) + 1),
-    ]
-    for kind in sorted(by_kind, key=lambda k: list(MIX).index(k)):
-        counts = by_kind[kind]
-        cells = " | ".join(f"{counts[s]:,}" if counts[s] else "" for s in statuses)
-        lines.append(f"| {kind} | {cells} | {sum(counts.values()):,} |")
-    lines += ["", "| check | result |", "|---|---:|"]
-    lines += [f"| {name} | **{value}** |" for name, value in checks.items()]
+    total = sum(answers.values())
+    kinds = sorted(by_kind, key=lambda k: list(MIX).index(k))
+    answers_table = Table(
+        ["kind", *map(str, statuses), "total"],
+        [
+            [
+                kind,
+                *(f"{by_kind[kind][s]:,}" if by_kind[kind][s] else "" for s in statuses),
+                f"{sum(by_kind[kind].values()):,}",
+            ]
+            for kind in kinds
+        ],
+    )
+    checks_table = Table(["check", "result"], [[k, f"**{v}**"] for k, v in checks.items()])
+    failed = [name for name, value in checks.items() if value]
     rows_text = ", ".join(f"{outcome} {n:,}" for outcome, n in sorted(rows.items()))
-    lines += [
-        "",
-        f"Rows added to `WebhookDelivery`: {sum(rows.values()):,} ({rows_text}); the table grew "
-        f"by {grown / 1e6:.1f} MB (unsigned requests store nothing; a refused one keeps its "
-        "reason, its headers cut to 300 characters and a 200-character escaped excerpt).",
-        "",
-        "What each kind is: *genuine*, a signed completion event per open job; *replay*, the "
-        "exact bytes of a genuine request again; *header-swap*, a genuine body with another "
-        "job's `X-OpenRouter-Idempotency-Key`; *hostile-signed*, validly signed NUL, lone "
-        "surrogates, control characters, nesting 500 and 20,000 deep, `1e400`, 2^70, a "
-        "5,000-digit integer, `NaN`, over-long `generation_id`/`status`/`type`, not JSON, not "
-        "UTF-8; *unsigned*, no signature header (genuine-looking and hostile bodies); *forged*, "
-        'signed with a wrong secret (one is `"w"`); *stale-or-future*, the right secret '
-        "302 s to a day outside the 300 s window (a second less can be inside it: `t` is whole "
-        "seconds, the server's clock is not); *tampered*, the body changed after signing; "
-        "*malformed-header*, "
-        "309-digit `t`, non-ASCII or non-hex `v1`, duplicates, 2,000 commas, NUL; *oversized*, "
-        "over the cap, half of them with a signature header. Answers: 204 applied or "
-        "duplicate, 200 a signed payload recorded as unprocessable (acknowledged, left for "
-        "the poller), 401 refused, 413 over the cap; the 400s are gunicorn's own, before "
-        "Django, for header values holding NUL or other bytes HTTP does not allow.",
-        "",
-        "Reproduce (creates its own jobs in the database of `DATABASE_URL`, migrating it first):",
-        "",
-        "```sh",
-        COMMAND,
-        "```",
-    ]
-    return lines
-
-
-def write_section(text: str) -> None:
-    current = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    start = current.find(SECTION)
-    if start < 0:
-        DOCS.write_text(current.rstrip("\n") + "\n\n" + text + "\n")
-        return
-    end = current.find("\n## ", start + len(SECTION))
-    rest = current[end:] if end >= 0 else "\n"
-    DOCS.write_text(current[:start] + text + "\n" + rest)
+    return Section(
+        title="Webhook fuzz",
+        script="bench/webhook_fuzz.py",
+        command=cli.reproduce_command(COMMAND),
+        host=host,
+        summary=[
+            "Target (issues #12, #13): no 5xx and no request without an answer; no change to "
+            "a job only unsigned, forged or hostile requests aimed at; every genuine event "
+            "applied exactly once; no row for an unsigned request, no refused row holding more "
+            "than its excerpt. Physical limit: none (a robustness run; its rate is not a "
+            "target).",
+            f"{total:,} requests in {seconds:.1f} s ({total / seconds:,.0f}/s), "
+            f"{checks['5xx answers']} answered 5xx: target "
+            + ("**met** (every check 0)." if not failed else f"**NOT met** ({'; '.join(failed)})."),
+        ],
+        body=[
+            "Settings: 8 keep-alive connections to gunicorn (gthread, 2 workers × 4 threads, "
+            f"`DJANGO_DEBUG=false`) on PostgreSQL; `WEBHOOK_MAX_BODY_BYTES` = {MAX_BODY:,}; one "
+            "webhook secret. Jobs: 600 open (genuine events), 300 guarded (only unsigned/forged "
+            "requests aim at them), 100 poison (only signed hostile payloads).",
+            answers_table,
+            checks_table,
+            f"Rows added to `WebhookDelivery`: {sum(rows.values()):,} ({rows_text}); the table "
+            f"grew by {grown / 1e6:.1f} MB (unsigned requests store nothing; a refused one keeps "
+            "its reason, its headers cut to 300 characters and a 200-character escaped "
+            "excerpt).",
+            "What each kind is: *genuine*, a signed completion event per open job; *replay*, the "
+            "exact bytes of a genuine request again; *header-swap*, a genuine body with another "
+            "job's `X-OpenRouter-Idempotency-Key`; *hostile-signed*, validly signed NUL, lone "
+            "surrogates, control characters, nesting 500 and 20,000 deep, `1e400`, 2^70, a "
+            "5,000-digit integer, `NaN`, over-long `generation_id`/`status`/`type`, not JSON, "
+            "not UTF-8; *unsigned*, no signature header (genuine-looking and hostile bodies); "
+            '*forged*, signed with a wrong secret (one is `"w"`); *stale-or-future*, the right '
+            "secret 302 s to a day outside the 300 s window (a second less can be inside it: `t` "
+            "is whole seconds, the server's clock is not); *tampered*, the body changed after "
+            "signing; *malformed-header*, 309-digit `t`, non-ASCII or non-hex `v1`, duplicates, "
+            "2,000 commas, NUL; *oversized*, over the cap, half of them with a signature header. "
+            "Answers: 204 applied or duplicate, 200 a signed payload recorded as unprocessable "
+            "(acknowledged, left for the poller), 401 refused, 413 over the cap; the 400s are "
+            "gunicorn's own, before Django, for header values holding NUL or other bytes HTTP "
+            "does not allow. How it is measured: bench/README.md, *webhook_fuzz.py*.",
+        ],
+        reproduce_note="≈ 1 minute; drops and re-creates its database",
+    )
 
 
 if __name__ == "__main__":

@@ -24,6 +24,19 @@ def app_on_simulator(simulator, settings, db):
     return simulator
 
 
+def live_site_settings(simulator, live_server, secret: str, **overrides) -> dict:
+    """VIDEOGEN for a live site on the simulator: its webhooks signed with ``secret`` and sent
+    to this site's receiver (the live server), then ``overrides``."""
+    return {
+        "API_KEY": simulator.api_key,
+        "BASE_URL": simulator.base_url,
+        "SIMULATOR": True,
+        "WEBHOOK_SECRETS": [secret],
+        "CALLBACK_URL": f"{live_server.url}/videogen/webhooks/openrouter/",
+        **overrides,
+    }
+
+
 def _recorder(monkeypatch, name: str) -> list[int]:
     """``queue.<name>`` records the job ids it is given instead of calling the broker (and
     answers that the broker took them)."""

@@ -4,14 +4,18 @@ hooks): what a hostile client, a broken proxy or a fuzzer sends.
 - ``hostile_characters``: one character that the hygiene rule refuses (lone surrogates, NUL,
   C0/C1 controls, DEL) and where each hurts (database drivers, PostgreSQL, logs, headers).
 - ``hostile_text``: text carrying at least one of them, anywhere in it.
-- ``anything_text``: any text at all (hostile or not), for "never a 5xx" properties.
+- ``anything_text``: any text at all (hostile or not), for "never a 5xx" properties;
+  ``edge_text``: text at the edges (any category, one hostile or merely unusual character,
+  empty or over-long), for headers and webhook fields.
 - ``huge_integers`` / ``huge_number_literals``: numbers no 64-bit column holds, and JSON
-  number literals that parse to ``inf`` or need thousands of digits.
+  number literals that parse to ``inf``, to zero, or need thousands of digits.
 - ``hostile_json``: JSON values (nested, with hostile keys and leaves) within the depth limit;
-  ``deep_json_text``: raw JSON text nested beyond it (hundreds to thousands of levels).
+  ``deep_json_text``: raw JSON text nested beyond it (hundreds to thousands of levels);
+  ``deep_json(depth)``: one such list, as text.
 - ``with_hostile_value``: a copy of a valid body with one value (anywhere in it) replaced.
 - ``hostile_query``: query parameters whose names or values are hostile; ``url_hostile_text``:
   hostile text as a server reads it from a URL.
+- ``hostile_event``: a webhook body shaped like OpenRouter's, hostile where it hurts.
 
 JSON that must carry a lone surrogate is sent as text made by ``json_text`` (``\\ud800``
 escapes are plain ASCII on the wire: exactly what a client can send).
@@ -29,6 +33,8 @@ from videogen import hygiene
 SURROGATES = ["\ud800", "\udbff", "\udc00", "\udfff"]
 CONTROLS = ["\x00", "\x01", "\x07", "\x08", "\x0b", "\x0c", "\x1b", "\x1f", "\x7f", "\x85", "\x9f"]
 LINE_BREAKS = ["\n", "\r", "\t"]  # allowed in multi-line text only
+# Allowed, but where naive code breaks: a line separator, non-ASCII, an astral character.
+UNUSUAL = ["\u2028", "é", "\U0001f600"]
 
 hostile_characters = st.sampled_from(SURROGATES + CONTROLS)
 
@@ -62,14 +68,37 @@ def as_received_in_urls(text: str) -> str:
 
 url_hostile_text = hostile_text().map(as_received_in_urls)
 
+edge_text = st.one_of(
+    st.text(st.characters(categories=["Cs", "Cc", "Cf", "Zs", "L", "N", "P", "S"]), max_size=40),
+    st.builds(
+        lambda before, odd, after: before + odd + after,
+        st.text(max_size=10),
+        st.sampled_from(SURROGATES + CONTROLS + UNUSUAL),
+        st.text(max_size=10),
+    ),
+    st.sampled_from(["x" * 201, "x" * 33, "9" * 400, ""]),
+)
+
 
 huge_integers = st.one_of(
     st.integers(min_value=hygiene.MAX_INT + 1, max_value=10**40),
     st.integers(min_value=-(10**40), max_value=hygiene.MIN_INT - 1),
     st.sampled_from([2**63, -(2**63) - 1, 2**64, 10**30]),
 )
-# Raw JSON number literals: overflow to inf, or too many digits for int().
-huge_number_literals = st.sampled_from(["1e400", "-1e400", "9" * 5000, "1" + "0" * 400])
+# Raw JSON number literals: overflow to inf or to zero, beyond 64 bits, or too many digits
+# for int().
+huge_number_literals = st.sampled_from(
+    [
+        "1e400",
+        "-1e400",
+        "1e-400",
+        "0.000000000000000001",
+        str(2**70),
+        str(10**30),
+        "9" * 5000,
+        "1" + "0" * 400,
+    ]
+)
 
 json_scalars = st.one_of(
     st.none(),
@@ -89,6 +118,11 @@ hostile_json = st.recursive(
     ),
     max_leaves=8,
 )
+
+
+def deep_json(depth: int) -> str:
+    """A JSON list nested ``depth`` levels deep, as text."""
+    return "[" * depth + "]" * depth
 
 
 @st.composite
@@ -152,3 +186,51 @@ def hostile_query(draw, names: list[str]) -> dict[str, str]:
     )
     keys = st.one_of(st.sampled_from(names), hostile_text(max_size=8).map(as_received_in_urls))
     return draw(st.dictionaries(keys, values, min_size=1, max_size=3))
+
+
+@st.composite
+def hostile_event(draw) -> bytes:
+    """A webhook body shaped like OpenRouter's, with hostile values where it hurts."""
+    target = draw(
+        st.sampled_from(
+            [
+                "type",
+                "id",
+                "status",
+                "generation_id",
+                "error",
+                "urls",
+                "cost",
+                "extra",
+                "nesting",
+                "key",
+            ]
+        )
+    )
+    data = {
+        "id": "job-1",
+        "status": "completed",
+        "generation_id": "gen-1",
+        "unsigned_urls": ["https://sim.test/v.mp4"],
+        "usage": {"cost": 0.5, "is_byok": False},
+    }
+    event_type = "video.generation.completed"
+    text = draw(edge_text)
+    raw_number = draw(huge_number_literals)
+    if target == "type":
+        event_type = text
+    elif target in ("id", "status", "generation_id", "error"):
+        data[target] = text
+    elif target == "urls":
+        data["unsigned_urls"] = [text]
+    elif target == "key":
+        data[text] = 1
+    body = json.dumps({"type": event_type, "data": data})
+    if target == "cost":
+        body = body.replace('"cost": 0.5', f'"cost": {raw_number}')
+    elif target == "extra":
+        body = body.replace('"is_byok": false', f'"is_byok": false, "n": {raw_number}')
+    elif target == "nesting":
+        depth = draw(st.sampled_from([hygiene.MAX_JSON_DEPTH + 1, 500, 5000]))
+        body = body.replace('"is_byok": false', f'"is_byok": false, "x": {deep_json(depth)}')
+    return body.encode()

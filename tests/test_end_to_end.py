@@ -7,6 +7,7 @@ import time
 import pytest
 
 from tests.factories import make_workspace
+from tests.fixtures_app import live_site_settings
 from videogen.models import JobEvent, UsageEntry, VideoJob, WebhookDelivery
 from videogen.services.catalog import catalog_sync
 from videogen.services.jobs.submission import job_create, job_submit
@@ -25,15 +26,10 @@ def simulator_config():
 
 @pytest.fixture
 def site(live_server, simulator, settings, enqueued):
-    settings.VIDEOGEN = {
-        "API_KEY": simulator.api_key,
-        "BASE_URL": simulator.base_url,
-        "SIMULATOR": True,
-        "WEBHOOK_SECRETS": [SECRET],
-        "CALLBACK_URL": f"{live_server.url}/videogen/webhooks/openrouter/",
-        # Polls far in the future: only the webhook can complete the job.
-        "POLL_INITIAL_DELAY_SECONDS": 3600,
-    }
+    # Polls far in the future: only the webhook can complete the job.
+    settings.VIDEOGEN = live_site_settings(
+        simulator, live_server, SECRET, POLL_INITIAL_DELAY_SECONDS=3600
+    )
     catalog_sync()
     return simulator
 

@@ -19,6 +19,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from tests.factories import make_member, make_user, make_workspace
+from tests.fixtures_app import live_site_settings
 from tests.fixtures_simulator import fast_config
 from videogen.models import (
     JobEvent,
@@ -46,18 +47,16 @@ def simulator_config():
 
 @pytest.fixture
 def site(live_server, simulator, settings, media_storage):
-    settings.VIDEOGEN = {
-        "API_KEY": simulator.api_key,
-        "BASE_URL": simulator.base_url,
-        "SIMULATOR": True,
-        "WEBHOOK_SECRETS": [SECRET],
-        "CALLBACK_URL": f"{live_server.url}/videogen/webhooks/openrouter/",
-        "TASKS_SYNC": True,
-        "READ_TIMEOUT": READ_TIMEOUT,
-        "POLL_INITIAL_DELAY_SECONDS": 0,
-        "POLL_MAX_DELAY_SECONDS": 0,
-        "FOLLOW_UP_POLL_SECONDS": 0,
-    }
+    settings.VIDEOGEN = live_site_settings(
+        simulator,
+        live_server,
+        SECRET,
+        TASKS_SYNC=True,
+        READ_TIMEOUT=READ_TIMEOUT,
+        POLL_INITIAL_DELAY_SECONDS=0,
+        POLL_MAX_DELAY_SECONDS=0,
+        FOLLOW_UP_POLL_SECONDS=0,
+    )
     catalog_sync()
     workspace = make_workspace("money")
     member = make_member(workspace, make_user(), Role.MEMBER)

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.factories import make_job
-from tests.hostile import deep, hostile_event, hostile_text
+from tests.strategies import deep_json, edge_text, hostile_event
 from tests.webhook_signing import OLD_SECRET, SECRET, event, sign
 from videogen.models import JobEvent, UsageEntry, VideoJob, WebhookDelivery
 from videogen.services.jobs.reconcile import reconcile_sweep
@@ -322,10 +322,10 @@ def test_unknown_job_is_recorded_and_acknowledged(client):
 
 POISON = {
     "deep-nesting": event("job-1").replace(
-        b'"is_byok": false', f'"is_byok": false, "x": {deep(500)}'.encode()
+        b'"is_byok": false', f'"is_byok": false, "x": {deep_json(500)}'.encode()
     ),
     "very-deep-nesting": event("job-1").replace(
-        b'"is_byok": false', f'"is_byok": false, "x": {deep(30_000)}'.encode()
+        b'"is_byok": false', f'"is_byok": false, "x": {deep_json(30_000)}'.encode()
     ),
     "surrogate-in-id": event("job-1\ud800"),
     "nul-in-id": event("job-1\x00"),
@@ -493,18 +493,18 @@ fuzz = settings(
 @given(
     body=st.one_of(
         st.binary(max_size=300),
-        hostile_text.map(lambda t: t.encode("utf-8", "surrogatepass")),
+        edge_text.map(lambda t: t.encode("utf-8", "surrogatepass")),
         hostile_event(),
         st.sampled_from([event("job-1"), event("job-1", status="failed")]),
     ),
     signature=st.one_of(
         st.none(),
-        hostile_text,
-        st.builds(lambda t: f"t={t},v1={'a' * 64}", hostile_text),
-        st.builds(lambda t: f"t={int(time.time())},v1={t}", hostile_text),
+        edge_text,
+        st.builds(lambda t: f"t={t},v1={'a' * 64}", edge_text),
+        st.builds(lambda t: f"t={int(time.time())},v1={t}", edge_text),
         st.just(f"t={'9' * 400},v1=ab"),
     ),
-    key=st.one_of(st.none(), hostile_text),
+    key=st.one_of(st.none(), edge_text),
     forged_with=st.sampled_from([None, "attacker", "w"]),
 )
 def test_fuzz_unsigned_or_forged_requests_never_5xx_change_nothing_store_no_body(
@@ -525,7 +525,7 @@ def test_fuzz_unsigned_or_forged_requests_never_5xx_change_nothing_store_no_body
 
 
 @fuzz
-@given(body=hostile_event(), key=st.one_of(st.none(), hostile_text))
+@given(body=hostile_event(), key=st.one_of(st.none(), edge_text))
 def test_fuzz_signed_hostile_events_are_acknowledged_never_5xx(client, job, body, key):
     before = set(WebhookDelivery.objects.values_list("pk", flat=True))
     response = post(client, body, key=key)

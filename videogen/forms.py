@@ -7,7 +7,6 @@ fields: a hostile value is a form error with the rule's code, never a 500 or a s
 from __future__ import annotations
 
 import re
-import zoneinfo
 from typing import Any
 
 from django import forms
@@ -17,14 +16,10 @@ from django.forms.fields import InvalidJSONInput, JSONString
 from django.utils import timezone
 
 from videogen import hygiene
-from videogen.models import AspectRatio, Resolution, Workspace
+from videogen.models import Workspace
 from videogen.selectors import video_models_active
-from videogen.services.money.reports import (
-    DIMENSIONS,
-    REPORT_MAX_DATE,
-    REPORT_MIN_DATE,
-    month_range,
-)
+from videogen.services.jobs import request as schema
+from videogen.services.money import report_parameters as report
 
 
 class HygieneValidator:
@@ -117,67 +112,133 @@ class BoundedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
 
 
 class UsageReportForm(HygieneFormMixin, forms.Form):
+    """The admin's usage report: the rules of ``services.money.report_parameters``; a blank
+    start or end is that end of this month."""
+
     workspaces = BoundedModelMultipleChoiceField(
         queryset=Workspace.objects.all(), required=False, help_text="None selected: all."
     )
     start = forms.DateField(required=False, help_text="Default: first day of this month.")
     end = forms.DateField(required=False, help_text="Inclusive. Default: last day of this month.")
     group_by = forms.MultipleChoiceField(
-        choices=[(d, d) for d in DIMENSIONS], initial=["model"], required=False
+        choices=[(d, d) for d in report.DIMENSIONS],
+        initial=list(report.DEFAULT_GROUP_BY),
+        required=False,
     )
     time_zone = forms.CharField(
-        required=False, max_length=64, help_text="Default: the site's time zone."
+        required=False,
+        max_length=report.MAX_TIME_ZONE_CHARS,
+        help_text="Default: the site's time zone.",
     )
 
     def clean_time_zone(self):
         name = self.cleaned_data["time_zone"].strip()
-        if not name:
-            return None
         try:
-            return zoneinfo.ZoneInfo(name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as err:
-            raise forms.ValidationError(f"Unknown time zone {name!r}.") from err
+            return report.report_time_zone(name) if name else None
+        except report.ReportError as err:
+            raise ValidationError(_report_errors(err)["time_zone"]) from None
 
     def clean(self):
         data = super().clean()
         today = timezone.localdate()
-        first, last = month_range(today.year, today.month)
+        first, last = report.month_range(today.year, today.month)
         data["start"] = data.get("start") or first
         data["end"] = data.get("end") or last
-        data["group_by"] = data.get("group_by") or ["model"]
-        outside = [n for n in ("start", "end") if not REPORT_MIN_DATE <= data[n] <= REPORT_MAX_DATE]
-        for name in outside:
-            self.add_error(name, f"Dates must be between {REPORT_MIN_DATE} and {REPORT_MAX_DATE}.")
-        if not outside and data["end"] < data["start"]:
-            self.add_error("end", "The range ends before it starts.")
-        if "day" in data["group_by"] and "month" in data["group_by"]:
-            self.add_error("group_by", "Group by day or by month, not both.")
+        try:
+            report.check_period(data["start"], data["end"])
+        except report.ReportError as err:
+            self._add_report_errors(err)
+        try:
+            chosen = data.get("group_by") or report.DEFAULT_GROUP_BY
+            data["group_by"] = report.report_dimensions(chosen)
+        except report.ReportError as err:
+            self._add_report_errors(err)
         return data
+
+    def _add_report_errors(self, err: report.ReportError) -> None:
+        for name, errors in _report_errors(err).items():
+            self.add_error(name, errors)
+
+
+def _report_errors(err: report.ReportError) -> dict[str, list[ValidationError]]:
+    return {
+        name: [ValidationError(p.message, code=p.code) for p in problems]
+        for name, problems in err.problems.items()
+    }
 
 
 _DEFAULT = [("", "(model default)")]
 
 
-class JobRequestForm(HygieneFormMixin, forms.Form):
-    """A text-to-video request. Only the shape is checked here; ``job_create`` validates the
-    request against the model's capabilities, and ``add_request_errors`` shows its answer."""
+def request_form_field(field: schema.RequestField) -> forms.Field:
+    """The "New video" form's field for one request field: type, choices and limits from the
+    request schema. Only the shape is checked by the field; the schema's validation runs in
+    ``JobRequestForm.clean``."""
+    match field:
+        case schema.ModelField():
+            return forms.ChoiceField(choices=())  # the active catalog, set per form
+        case schema.TextField(multiline=True):
+            return forms.CharField(
+                widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+                required=False,
+                max_length=field.max_length,
+            )
+        case schema.IntegerField():
+            return forms.IntegerField(
+                required=False,
+                min_value=field.min_value,
+                max_value=field.max_value,
+                help_text=field.help_text,
+            )
+        case schema.ChoiceField():
+            return forms.ChoiceField(choices=_DEFAULT + field.choices_enum.choices, required=False)
+    raise TypeError(f"the pages' form has no field for {type(field).__name__}")
 
-    model = forms.ChoiceField(choices=())
-    prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "cols": 60}), required=False)
-    duration = forms.IntegerField(required=False, min_value=1, help_text="Seconds.")
-    resolution = forms.ChoiceField(choices=_DEFAULT + Resolution.choices, required=False)
-    aspect_ratio = forms.ChoiceField(choices=_DEFAULT + AspectRatio.choices, required=False)
+
+def _form_field(name: str) -> forms.Field:
+    return request_form_field(schema.FIELDS_BY_NAME[name])
+
+
+class JobRequestForm(HygieneFormMixin, forms.Form):
+    """A text-to-video request: some of the request schema's fields, checked by the schema.
+
+    The fields check their shape; ``clean`` then runs ``validate_job_request`` (the model's
+    capabilities, every rule of the API), showing its errors on the form's fields (or above
+    it, for fields the form lacks). ``request_data()`` is then the validated ``JobRequest``,
+    which ``job_create`` does not validate again. ``services.jobs.request.request_choices``
+    says what a chosen model offers per field.
+    """
+
+    model = _form_field("model")
+    prompt = _form_field("prompt")
+    duration = _form_field("duration")
+    resolution = _form_field("resolution")
+    aspect_ratio = _form_field("aspect_ratio")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.job_request: schema.JobRequest | None = None
         # The active catalog, read once per form (a callable would be re-read per use).
         self.fields["model"].choices = [
             (m.model_id, f"{m.name} ({m.model_id})") for m in video_models_active()
         ]
 
-    def request_data(self) -> dict[str, Any]:
-        """The cleaned values as a request body, without the fields left empty."""
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors:  # each field's own shape first, as the user typed it
+            try:
+                self.job_request = schema.validate_job_request(self._request_body())
+            except ValidationError as err:
+                self.add_request_errors(err)
+        return cleaned
+
+    def _request_body(self) -> dict[str, Any]:
         return {k: v for k, v in self.cleaned_data.items() if v is not None and v != ""}
+
+    def request_data(self) -> dict[str, Any]:
+        """The request to create: the validated ``JobRequest`` of a valid form, else the
+        cleaned values as a request body, without the fields left empty."""
+        return self.job_request if self.job_request is not None else self._request_body()
 
     def add_request_errors(self, error: ValidationError) -> None:
         """Show a service ``ValidationError``: its fields on the form's fields, the rest

@@ -14,7 +14,15 @@ SCRIPTS = sorted(p.name for p in BENCH.glob("*.py") if not p.name.startswith("_"
 
 
 def test_every_benchmark_script_is_listed():
-    assert {"download.py", "reconcile.py", "report.py", "webhooks.py"} <= set(SCRIPTS)
+    assert {
+        "api_fuzz.py",
+        "download.py",
+        "money_truth.py",
+        "reconcile.py",
+        "report.py",
+        "webhook_fuzz.py",
+        "webhooks.py",
+    } <= set(SCRIPTS)
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

@@ -18,12 +18,8 @@ from videogen.admin.chart import chart_period, spend_chart
 from videogen.forms import UsageReportForm
 from videogen.models import UsageEntry
 from videogen.services.money.display import money
-from videogen.services.money.reports import (
-    month_range,
-    report_as_csv,
-    report_as_json,
-    usage_report,
-)
+from videogen.services.money.report_parameters import month_range
+from videogen.services.money.reports import report_as_csv, report_as_json, usage_report
 
 # The table's columns: (key in the report's rows and CSV, heading, kind).
 COLUMNS = {

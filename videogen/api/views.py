@@ -11,13 +11,10 @@ from __future__ import annotations
 import logging
 import uuid
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse, JsonResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import AuthenticationFailed, ErrorDetail, NotFound, ValidationError
@@ -33,7 +30,6 @@ from videogen.api.exceptions import (
     JobNotCancellable,
     JobNotCompleted,
     ProviderUnavailable,
-    validation_error_from_django,
     videogen_exception_handler,
 )
 from videogen.api.filters import (
@@ -46,19 +42,18 @@ from videogen.api.pagination import JobCursorPagination
 from videogen.api.parsers import CappedJSONParser
 from videogen.api.permissions import ADMIN_ONLY, ALL_ROLES, HasWorkspaceRole
 from videogen.api.renderers import CSVRenderer, LenientFormatNegotiation, PassthroughRenderer
+from videogen.api.schema import jobs_documented, models_documented, workspaces_documented
 from videogen.api.throttling import VideogenUserRateThrottle
-from videogen.models import EventSource, JobStatus, VideoJob, Workspace
+from videogen.models import EventSource, JobStatus, VideoJob
 from videogen.provider.errors import ProviderError, ProviderNotFound
 from videogen.selectors import (
     job_output_stored,
     jobs_for_user,
     video_models_active,
-    workspace_for_user,
     workspaces_for_user,
 )
 from videogen.services.jobs.outputs import job_content_open
 from videogen.services.jobs.reconcile import job_is_manually_pollable, job_poll_now
-from videogen.services.jobs.request import validate_job_request
 from videogen.services.jobs.submission import job_cancel, job_create
 from videogen.services.money.estimates import job_request_estimate
 from videogen.services.money.reports import report_as_csv, report_as_json, usage_report
@@ -67,49 +62,6 @@ from videogen.transactions import outside_request_transactions
 logger = logging.getLogger(__name__)
 
 JSON = "application/json"
-SLUG_MAX_LENGTH = Workspace._meta.get_field("slug").max_length
-EXAMPLE_REQUEST = {
-    "model": "google/veo-3.1",
-    "prompt": "A red fox trotting through fresh snow at dawn, slow tracking shot",
-    "duration": 8,
-    "resolution": "1080p",
-    "aspect_ratio": "16:9",
-    "generate_audio": True,
-}
-
-
-def errors(*statuses: int) -> dict:
-    """Documented error answers: the given statuses plus 400 (hostile parameters), 401, 403
-    and 429 everywhere."""
-    shapes = {
-        400: (s.ValidationErrorSerializer, "Invalid input (field errors with codes)."),
-        401: (s.ErrorSerializer, "Not authenticated."),
-        403: (s.ErrorSerializer, "Not allowed (not authenticated, or role too low)."),
-        404: (s.ErrorSerializer, "Not found (or not in one of your workspaces)."),
-        402: (s.BudgetErrorSerializer, "Refused by the workspace's monthly budget."),
-        409: (s.ErrorSerializer, "Conflicts with the job's state."),
-        413: (s.ErrorSerializer, "Request body too large."),
-        429: (s.ErrorSerializer, "Throttled; see Retry-After."),
-        502: (s.ErrorSerializer, "The video provider failed."),
-    }
-    return {
-        (code, JSON): OpenApiResponse(shapes[code][0], description=shapes[code][1])
-        for code in sorted({*statuses, 400, 401, 403, 429})
-    }
-
-
-def _json_object(data) -> dict:
-    if not isinstance(data, dict):
-        raise ValidationError(
-            {
-                api_settings.NON_FIELD_ERRORS_KEY: [
-                    ErrorDetail(_("The request must be a JSON object."), code="invalid_type")
-                ]
-            }
-        )
-    return dict(data)
-
-
 # Longest query parameter value accepted at all (filters set tighter limits of their own).
 MAX_QUERY_VALUE_CHARS = 1000
 
@@ -186,7 +138,7 @@ class VideogenAPIMixin:
 # --- jobs ------------------------------------------------------------------------------------
 
 
-@extend_schema(tags=["jobs"])
+@jobs_documented
 class JobViewSet(
     VideogenAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -230,133 +182,29 @@ class JobViewSet(
         data = s.JobSerializer(job, context=self.get_serializer_context()).data
         return Response(data, status=code, **kwargs)
 
-    @extend_schema(
-        summary="List jobs",
-        description=(
-            "Newest first, cursor-paginated (follow `next`). A cursor that is not one this "
-            "endpoint gave answers 404."
-        ),
-        parameters=[
-            OpenApiParameter(
-                "ordering",
-                str,
-                enum=["created_at", "-created_at", "updated_at", "-updated_at"],
-                description="Sort key (ties broken by id). Default: -created_at.",
-            ),
-            OpenApiParameter(
-                "page_size",
-                {"type": "integer", "minimum": 1},
-                description=f"Jobs per page (default {JobCursorPagination.page_size}, "
-                f"at most {JobCursorPagination.max_page_size}).",
-            ),
-            OpenApiParameter(
-                "search",
-                {"type": "string", "maxLength": MAX_SEARCH_CHARS},
-                description="Words to find in the prompt.",
-            ),
-        ],
-        responses={200: s.JobSerializer(many=True), **errors(400, 404)},
-    )
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
-
-    @extend_schema(summary="Get a job", responses={200: s.JobSerializer, **errors(404)})
-    def retrieve(self, request, *args, **kwargs):
-        return super().retrieve(request, *args, **kwargs)
-
-    @extend_schema(
-        summary="Create a job",
-        description=(
-            "Validates the request against the provider's schema and the model's capabilities, "
-            "checks the workspace's monthly budget, stores the job `queued` and sends it to the "
-            "provider in the background. Answers 202 with the job and its `Location`. "
-            "A budget refusal answers 402 `budget_exceeded` with the numbers."
-        ),
-        request=s.JobCreateSerializer,
-        examples=[
-            OpenApiExample(
-                "Text to video",
-                value={"workspace": "my-studio", **EXAMPLE_REQUEST},
-                request_only=True,
-            )
-        ],
-        responses={
-            202: OpenApiResponse(s.JobSerializer, description="Accepted: queued for submission."),
-            **errors(400, 402, 413),
-        },
-        parameters=[
-            OpenApiParameter(
-                "Location",
-                OpenApiTypes.URI,
-                OpenApiParameter.HEADER,
-                response=[202],
-                required=True,
-                description="The new job's URL.",
-            )
-        ],
-    )
     def create(self, request, *args, **kwargs):
-        payload = _json_object(request.data)
-        workspace = self._workspace_for_create(payload.pop("workspace", None), payload)
+        body = self.get_serializer(data=request.data)
+        workspace = body.named_workspace()
+        if workspace is not None:
+            self.check_object_permissions(request, workspace)  # a viewer: 403, before validation
+        body.is_valid(raise_exception=True)
         job = job_create(
-            workspace=workspace, data=payload, created_by=request.user, source=EventSource.API
+            workspace=workspace,
+            data=body.validated_data,
+            created_by=request.user,
+            source=EventSource.API,
         )
         response = self._job_response(job, status.HTTP_202_ACCEPTED)
         response["Location"] = str(response.data["url"])
         return response
 
-    def _workspace_for_create(self, slug, payload: dict) -> Workspace:
-        """The workspace named in the body, if the caller may create jobs there.
-
-        One that does not exist and one of somebody else answer alike (400 on ``workspace``,
-        together with the request's other field errors); a viewer's answers 403.
-        """
-        workspace = None
-        if slug is None or slug == "":
-            problem = ErrorDetail(_("Name the workspace (its slug)."), code="required")
-        elif not isinstance(slug, str):
-            problem = ErrorDetail(_("workspace must be a slug string."), code="invalid_type")
-        elif hostile := hygiene.text_problem(slug, multiline=False, max_length=SLUG_MAX_LENGTH):
-            problem = ErrorDetail(hostile.message, code=hostile.code)
-        else:
-            workspace = workspace_for_user(user=self.request.user, slug=slug)
-            problem = ErrorDetail(
-                _("You have no workspace “%(slug)s”.") % {"slug": slug}, code="does_not_exist"
-            )
-        if workspace is None:
-            detail: dict = {}
-            try:
-                validate_job_request(payload)
-            except DjangoValidationError as err:
-                detail = validation_error_from_django(err).detail
-            detail["workspace"] = [problem]
-            raise ValidationError(detail)
-        self.check_object_permissions(self.request, workspace)
-        return workspace
-
-    @extend_schema(
-        summary="Estimate the cost of a request",
-        description="The same validation as job creation; nothing is stored or sent.",
-        request=s.GenerationSerializer,
-        examples=[OpenApiExample("Text to video", value=EXAMPLE_REQUEST, request_only=True)],
-        responses={200: s.EstimateSerializer, **errors(400, 413)},
-    )
     @action(detail=False, methods=["post"])
     def estimate(self, request):
-        estimate = job_request_estimate(data=_json_object(request.data))
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        estimate = job_request_estimate(data=body.validated_data)
         return Response(s.EstimateSerializer(estimate).data)
 
-    @extend_schema(
-        summary="Poll the provider now",
-        description=(
-            "For a job at the provider that is in flight, completed but still missing its cost, "
-            "or given up on by the site, asks the provider for its state right away and "
-            "applies it; otherwise (or while a sweep is polling it) answers the job as it is. "
-            "A provider failure is recorded on the job, never raised."
-        ),
-        request=None,
-        responses={200: s.JobSerializer, **errors(404)},
-    )
     @action(detail=True, methods=["post"])
     def refresh(self, request, id=None):
         job = self.get_object()
@@ -365,15 +213,6 @@ class JobViewSet(
             job = self.get_object()
         return self._job_response(job)
 
-    @extend_schema(
-        summary="Cancel a queued job",
-        description=(
-            "Only a job not yet sent to the provider (`queued`) can be cancelled: the "
-            "provider has no cancel call. Any other state answers 409 `not_cancellable`."
-        ),
-        request=None,
-        responses={200: s.JobSerializer, **errors(404, 409)},
-    )
     @action(detail=True, methods=["post"])
     def cancel(self, request, id=None):
         job = self.get_object()
@@ -388,19 +227,6 @@ class JobViewSet(
             )
         return self._job_response(self.get_object())
 
-    @extend_schema(
-        summary="Download a video",
-        description=(
-            "The stored copy when the site kept it, else streamed from the provider. "
-            "409 `job_not_completed` before completion; 404 `content_not_found` when the "
-            "provider has no such output; 502 `provider_error` when it fails."
-        ),
-        parameters=[s.ContentQuerySerializer, OpenApiParameter("format", exclude=True)],
-        responses={
-            (200, "video/mp4"): OpenApiResponse(OpenApiTypes.BINARY, description="The video."),
-            **errors(400, 404, 409, 502),
-        },
-    )
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, PassthroughRenderer])
     def content(self, request, id=None):
         job = self.get_object()
@@ -469,7 +295,7 @@ def _relay(upstream, *, job: VideoJob):
 # --- catalog ---------------------------------------------------------------------------------
 
 
-@extend_schema(tags=["models"])
+@models_documented
 class VideoModelViewSet(VideogenAPIMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """The provider's video models, as last synced: capabilities and prices."""
 
@@ -479,17 +305,11 @@ class VideoModelViewSet(VideogenAPIMixin, mixins.ListModelMixin, viewsets.Generi
     def get_queryset(self):
         return video_models_active()
 
-    @extend_schema(
-        summary="List video models", responses={200: s.VideoModelSerializer(many=True), **errors()}
-    )
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
-
 
 # --- workspaces ------------------------------------------------------------------------------
 
 
-@extend_schema(tags=["workspaces"])
+@workspaces_documented
 class WorkspaceViewSet(
     VideogenAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -504,30 +324,6 @@ class WorkspaceViewSet(
     def get_queryset(self):
         return workspaces_for_user(user=self.request.user)
 
-    @extend_schema(
-        summary="List your workspaces",
-        responses={200: s.WorkspaceSerializer(many=True), **errors()},
-    )
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
-
-    @extend_schema(summary="Get a workspace", responses={200: s.WorkspaceSerializer, **errors(404)})
-    def retrieve(self, request, *args, **kwargs):
-        return super().retrieve(request, *args, **kwargs)
-
-    @extend_schema(
-        summary="Usage report (admins)",
-        description=(
-            "Spend from the ledger, grouped by model, day or month, for a date range (default: "
-            "this month) in a time zone; JSON, or CSV with `format=csv` or `Accept: text/csv`."
-        ),
-        parameters=[s.UsageQuerySerializer],
-        responses={
-            (200, JSON): s.UsageReportSerializer,
-            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One row a group."),
-            **errors(400, 404),
-        },
-    )
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, CSVRenderer])
     def usage(self, request, slug=None):
         workspace = self.get_object()

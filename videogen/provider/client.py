@@ -212,9 +212,12 @@ def _translate_request_exception(err: requests.RequestException, what: str) -> P
     ):
         return ProviderTimeout(f"{what} timed out: {err}", may_have_been_processed=processed)
     if isinstance(err, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
-        return ProviderConnectionError(
-            f"{what} failed to connect or was cut off: {err}", may_have_been_processed=processed
+        message = (
+            f"{what}: the connection was lost; the request may have reached the provider: {err}"
+            if processed
+            else f"{what} could not connect: {err}"
         )
+        return ProviderConnectionError(message, may_have_been_processed=processed)
     if isinstance(err, requests.exceptions.ContentDecodingError):
         return ProviderMalformedResponse(f"{what} sent an undecodable body: {err}")
     return ProviderError(f"{what} failed: {err}", may_have_been_processed=processed)

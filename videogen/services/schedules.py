@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import connection, transaction
 from django_q.models import Schedule
 
 from videogen.conf import videogen_settings
@@ -21,9 +22,9 @@ def schedules_ensure() -> list[Schedule]:
         ),
         PRUNE_DELIVERIES_SCHEDULE: ("videogen.tasks.prune_deliveries", 24 * 60),
     }
-    schedules = []
-    for name, (func, minutes) in wanted.items():
-        schedules.append(
+    with transaction.atomic():
+        _one_caller_at_a_time()
+        return [
             _schedule_ensure(
                 name,
                 {
@@ -33,24 +34,35 @@ def schedules_ensure() -> list[Schedule]:
                     "repeats": -1,
                 },
             )
-        )
-    return schedules
+            for name, (func, minutes) in wanted.items()
+        ]
+
+
+# pg_advisory_xact_lock key: "videogen schedules".
+_SCHEDULES_LOCK = 0x76_67_73_63_68
+
+
+def _one_caller_at_a_time() -> None:
+    """Serialise concurrent callers (two hosts running ``migrate`` at once) until commit.
+
+    django-q2 does not make ``Schedule.name`` unique, so without this both could find no
+    schedule and both create one. PostgreSQL: a transaction-scoped advisory lock. SQLite
+    serialises writers itself (the demo opens transactions ``IMMEDIATE``).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEDULES_LOCK])
 
 
 def _schedule_ensure(name: str, fields: dict) -> Schedule:
-    """The one schedule called ``name``, with ``fields``, even with concurrent callers.
-
-    django-q2 does not make ``Schedule.name`` unique, so two ``migrate`` runs at once (two
-    deploying hosts) could both find no schedule and both create one: ``update_or_create``
-    is not enough. Here every statement commits on its own, and after writing, the caller
-    deletes every row of that name but the oldest. The caller that inserted last sees all
-    rows and leaves only the oldest; nobody ever deletes the oldest; so one row remains.
-    """
-    oldest = Schedule.objects.filter(name=name).order_by("pk").first()
-    if oldest is None:
-        Schedule.objects.create(name=name, **fields)
-    else:
-        Schedule.objects.filter(pk=oldest.pk).update(**fields)
-    keep = Schedule.objects.filter(name=name).order_by("pk").first()
-    Schedule.objects.filter(name=name).exclude(pk=keep.pk).delete()
+    """The one schedule called ``name``, with ``fields`` (duplicates from before: removed)."""
+    rows = list(Schedule.objects.filter(name=name).order_by("pk"))
+    if not rows:
+        return Schedule.objects.create(name=name, **fields)
+    keep, extra = rows[0], rows[1:]
+    Schedule.objects.filter(pk=keep.pk).update(**fields)
+    if extra:
+        Schedule.objects.filter(pk__in=[row.pk for row in extra]).delete()
+    for field, value in fields.items():
+        setattr(keep, field, value)
     return keep

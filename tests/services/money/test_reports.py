@@ -10,7 +10,6 @@ from tests.factories import make_job, make_workspace
 from videogen.models import UsageEntry
 from videogen.services.money.reports import (
     ReportError,
-    month_range,
     report_as_csv,
     report_as_json,
     usage_report,
@@ -149,8 +148,3 @@ def test_bad_parameters_are_report_errors(kwargs, message):
     }
     with pytest.raises(ReportError, match=message):
         usage_report(**params)
-
-
-def test_month_range():
-    assert month_range(2026, 12) == (date(2026, 12, 1), date(2026, 12, 31))
-    assert month_range(2028, 2) == (date(2028, 2, 1), date(2028, 2, 29))

@@ -6,7 +6,7 @@ from django.utils import timezone
 from videogen.management.arguments import clean_argument
 from videogen.models import Workspace
 from videogen.services.money.audit import ledger_audit, ledger_audit_against_provider
-from videogen.services.money.reports import month_range
+from videogen.services.money.report_parameters import month_range
 
 
 class Command(BaseCommand):

@@ -1,20 +1,22 @@
 import json
-import zoneinfo
 from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from videogen.management.arguments import clean_argument
 from videogen.models import Workspace
-from videogen.services.money.reports import (
+from videogen.services.money.report_parameters import (
+    DEFAULT_GROUP_BY,
     DIMENSIONS,
     ReportError,
-    month_range,
-    report_as_csv,
-    report_as_json,
-    usage_report,
+    report_month,
+    report_period,
+    report_time_zone,
 )
+from videogen.services.money.reports import report_as_csv, report_as_json, usage_report
+
+# The options' names of the report parameters (services.money.report_parameters).
+OPTIONS = {"group_by": "--by", "time_zone": "--tz"}
 
 
 def _date(value: str) -> date:
@@ -22,6 +24,14 @@ def _date(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError as err:
         raise CommandError(f"{value!r} is not a date (YYYY-MM-DD).") from err
+
+
+def _option_errors(err: ReportError) -> str:
+    return " ".join(
+        f"{OPTIONS.get(name, '--' + name)}: {problem.message}"
+        for name, problems in err.problems.items()
+        for problem in problems
+    )
 
 
 class Command(BaseCommand):
@@ -37,7 +47,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--end", help="Last day, YYYY-MM-DD (inclusive).")
         parser.add_argument(
-            "--by", default="model", help=f"Comma-separated: {', '.join(DIMENSIONS)}."
+            "--by",
+            default=",".join(DEFAULT_GROUP_BY),
+            help=f"Comma-separated: {', '.join(DIMENSIONS)}.",
         )
         parser.add_argument("--tz", help="Time zone for days and months (default: the site's).")
         parser.add_argument("--format", choices=["table", "csv", "json"], default="table")
@@ -48,18 +60,10 @@ class Command(BaseCommand):
                 clean_argument(opts[option], option=f"--{option}", max_length=100)
         for slug in opts["workspace"] or ():
             clean_argument(slug, option="--workspace", max_length=100)
-        start, end = self._range(opts)
-        tz = self._tz(opts["tz"])
-        ids = None
-        if opts["workspace"]:
-            found = dict(
-                Workspace.objects.filter(slug__in=opts["workspace"]).values_list("slug", "pk")
-            )
-            unknown = sorted(set(opts["workspace"]) - set(found))
-            if unknown:
-                raise CommandError(f"Unknown workspace(s): {', '.join(unknown)}.")
-            ids = list(found.values())
         try:
+            tz = report_time_zone(opts["tz"])
+            start, end = self._period(opts, tz)
+            ids = self._workspace_ids(opts["workspace"])
             report = usage_report(
                 workspace_ids=ids,
                 start=start,
@@ -68,7 +72,7 @@ class Command(BaseCommand):
                 tz=tz,
             )
         except ReportError as err:
-            raise CommandError(str(err)) from err
+            raise CommandError(_option_errors(err)) from err
         if opts["format"] == "csv":
             self.stdout.write(report_as_csv(report), ending="")
         elif opts["format"] == "json":
@@ -76,25 +80,23 @@ class Command(BaseCommand):
         else:
             self._table(report_as_json(report))
 
-    def _range(self, opts):
+    def _period(self, opts, tz) -> tuple[date, date]:
+        # The options' own syntax: --start and --end go together, instead of --month.
         if opts["start"] or opts["end"]:
             if opts["month"] or not (opts["start"] and opts["end"]):
                 raise CommandError("Give --month, or both --start and --end.")
-            return _date(opts["start"]), _date(opts["end"])
-        month = opts["month"] or timezone.localdate().strftime("%Y-%m")
-        try:
-            year, number = (int(part) for part in month.split("-"))
-            return month_range(year, number)
-        except ValueError as err:
-            raise CommandError(f"--month must look like 2026-11 (got {month!r}).") from err
+            return report_period(start=_date(opts["start"]), end=_date(opts["end"]), tz=tz)
+        month = report_month(opts["month"]) if opts["month"] else None
+        return report_period(start=None, end=None, month=month, tz=tz)
 
-    def _tz(self, name):
-        if not name:
+    def _workspace_ids(self, slugs: list[str] | None) -> list[int] | None:
+        if not slugs:
             return None
-        try:
-            return zoneinfo.ZoneInfo(name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as err:
-            raise CommandError(f"Unknown time zone {name!r}.") from err
+        found = dict(Workspace.objects.filter(slug__in=slugs).values_list("slug", "pk"))
+        unknown = sorted(set(slugs) - set(found))
+        if unknown:
+            raise CommandError(f"Unknown workspace(s): {', '.join(unknown)}.")
+        return list(found.values())
 
     def _table(self, data):
         columns = [*data["group_by"], "jobs", "cost", "seconds", "cost_per_second"]

@@ -1,5 +1,6 @@
 """Usage reports from the ledger: spend by workspace, model, day or month, computed by the
-database (one GROUP BY query), for the API, the admin and ``videogen_usage_report``.
+database (one GROUP BY query), for the API, the admin and ``videogen_usage_report``. What a
+report may be asked for is defined once, in ``report_parameters``.
 
 Dates are calendar dates in the given time zone (the site's by default): a range
 ``start..end`` covers ``start 00:00`` up to, not including, ``end + 1 day 00:00`` there.
@@ -21,17 +22,17 @@ from django.db.models.functions import TruncDay, TruncMonth
 from django.utils import timezone
 
 from videogen.models import UsageEntry
+from videogen.services.money.report_parameters import (
+    ReportError,
+    check_period,
+    month_range,
+    report_dimensions,
+)
 
-DIMENSIONS = ("workspace", "model", "day", "month")
-# Dates whose day boundaries exist in every time zone (date.min/max overflow once shifted).
-REPORT_MIN_DATE = date(1970, 1, 1)
-REPORT_MAX_DATE = date(9998, 12, 31)
+__all__ = ["ReportError", "month_range", "report_as_csv", "report_as_json", "usage_report"]
+
 # The ledger's precision; SQLite's SUM would otherwise print 15 digits and PostgreSQL 8.
 MONEY_PLACES = Decimal("0.00000001")
-
-
-class ReportError(ValueError):
-    """Bad report parameters (unknown dimension, inverted range…)."""
 
 
 @dataclass(frozen=True)
@@ -74,12 +75,6 @@ class UsageReport:
         )
 
 
-def month_range(year: int, month: int) -> tuple[date, date]:
-    first = date(year, month, 1)
-    next_month = date(year + (month == 12), month % 12 + 1, 1)
-    return first, next_month - timedelta(days=1)
-
-
 def _bounds(start: date, end: date, tz: tzinfo) -> tuple[datetime, datetime]:
     return (
         timezone.make_aware(datetime.combine(start, time.min), tz),
@@ -97,18 +92,11 @@ def usage_report(
 ) -> UsageReport:
     """Aggregate ledger rows completed between ``start`` and ``end`` (inclusive dates).
 
-    ``workspace_ids=None`` means every workspace (staff reports).
+    ``workspace_ids=None`` means every workspace (staff reports). Raises ``ReportError`` for
+    parameters outside the rules of ``report_parameters``.
     """
-    group_by = tuple(dict.fromkeys(group_by))
-    unknown = [d for d in group_by if d not in DIMENSIONS]
-    if unknown or not group_by:
-        raise ReportError(f"group by one or more of {', '.join(DIMENSIONS)} (got {list(group_by)})")
-    if "day" in group_by and "month" in group_by:
-        raise ReportError("group by day or by month, not both")
-    if end < start:
-        raise ReportError(f"the range ends ({end}) before it starts ({start})")
-    if not (start >= REPORT_MIN_DATE and end <= REPORT_MAX_DATE):
-        raise ReportError(f"dates must be between {REPORT_MIN_DATE} and {REPORT_MAX_DATE}")
+    group_by = report_dimensions(group_by)
+    check_period(start, end)
     tz = tz or timezone.get_current_timezone()
     low, high = _bounds(start, end, tz)
 
