@@ -451,7 +451,7 @@ def test_clear_attention_action(admin_client):
 
 
 def test_bulk_actions_refuse_more_jobs_than_their_limit(admin_client, enqueued_polls, monkeypatch):
-    from videogen.admin import jobs as job_admin
+    from videogen.admin import job_actions as job_admin
 
     monkeypatch.setattr(job_admin, "MAX_ACTION_JOBS", 2)
     workspace = make_workspace()

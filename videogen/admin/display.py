@@ -36,6 +36,15 @@ def status_badge(status: str, label: str | None = None) -> SafeString:
     return format_html('<span class="vg-badge vg-status-{}">{}</span>', status, label)
 
 
+def status_change(event) -> SafeString:
+    """A job event's transition as badges: ``queued → submitting``, or its first status."""
+    after = status_badge(event.to_status, event.get_to_status_display())
+    if not event.from_status:
+        return after
+    before = status_badge(event.from_status, event.get_from_status_display())
+    return format_html("{} → {}", before, after)
+
+
 def attention_badge() -> SafeString:
     return format_html('<span class="vg-badge vg-attention">{}</span>', "needs attention")
 

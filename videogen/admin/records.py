@@ -63,11 +63,7 @@ class JobEventAdmin(
 
     @admin.display(description=_("status"))
     def change(self, event: JobEvent):
-        after = display.status_badge(event.to_status, event.get_to_status_display())
-        if not event.from_status:
-            return after
-        before = display.status_badge(event.from_status, event.get_from_status_display())
-        return format_html("{} → {}", before, after)
+        return display.status_change(event)
 
 
 @admin.register(UsageEntry)
