@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from tests.admin.scene import build
+from videogen.models import VideoModel
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +23,7 @@ def every_page(scene) -> list[str]:
         reverse("admin:videogen_workspace_change", args=[scene.workspaces[0].pk]),
         reverse("admin:videogen_usageentry_change", args=[job.usage_entry.pk]),
         reverse("admin:videogen_jobevent_change", args=[job.events.first().pk]),
-        reverse("admin:videogen_videomodel_change", args=[1]),
+        reverse("admin:videogen_videomodel_change", args=[VideoModel.objects.first().pk]),
         reverse("admin:videogen_usageentry_report"),
         reverse("admin:videogen_usageentry_report") + "?group_by=day&group_by=workspace",
     ]
