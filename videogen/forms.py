@@ -192,3 +192,33 @@ class JobRequestForm(HygieneFormMixin, forms.Form):
                 self.add_error(None, errors)
             else:
                 self.add_error(None, [f"{field}: {m}" for m in ValidationError(errors).messages])
+
+
+class SpendMonthForm(HygieneFormMixin, forms.Form):
+    """The spend page's month picker (``?month=YYYY-MM``, this month when empty) and its CSV
+    switch (``?format=csv``)."""
+
+    month = forms.CharField(
+        required=False,
+        max_length=7,
+        widget=forms.TextInput(attrs={"type": "month"}),
+        help_text="Year and month, e.g. 2025-06.",
+    )
+    format = forms.ChoiceField(
+        required=False, choices=[("", "page"), ("html", "page"), ("csv", "CSV")]
+    )
+
+    def clean_month(self) -> tuple[int, int] | None:
+        text = self.cleaned_data["month"].strip()
+        if not text:
+            return None
+        match = re.fullmatch(r"([0-9]{4})-([0-9]{2})", text)
+        if match is None or not 1 <= int(match[2]) <= 12:
+            raise ValidationError("Give a month as YYYY-MM, e.g. 2025-06.", code="invalid")
+        year, month = int(match[1]), int(match[2])
+        if not REPORT_MIN_DATE.year <= year <= REPORT_MAX_DATE.year:
+            raise ValidationError(
+                f"Months from {REPORT_MIN_DATE.year} to {REPORT_MAX_DATE.year} only.",
+                code="out_of_range",
+            )
+        return year, month
