@@ -199,6 +199,7 @@ def workspace_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "can_write": can_write,
         "is_admin": workspace.caller_role == Role.ADMIN,
         "watch_seconds": jobs_watch_seconds(jobs=page.items),
+        "list_url": request.get_full_path(),
     }
     if _part(request) == JOBS_PART:
         return render(request, "videogen/includes/jobs.html", context)
