@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 from datetime import UTC, datetime
 
 import pytest
@@ -48,7 +49,5 @@ def test_edited_cursors_are_refused(cursor):
 
 @given(st.one_of(anything_text(), hostile_text()))
 def test_no_text_breaks_the_decoder(text):
-    try:
+    with contextlib.suppress(InvalidCursor):
         Position.decode(text)
-    except InvalidCursor:
-        pass

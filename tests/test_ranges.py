@@ -140,7 +140,7 @@ def test_head_answers_the_size_without_a_body(stored):
 
 
 def test_download_asks_the_browser_to_save_the_file(stored):
-    client, url, output = stored
+    client, url, _ = stored
     response = client.get(url, {"download": "1"})
     assert response["Content-Disposition"].startswith('attachment; filename="a-heron-at-dawn-')
     assert response["Content-Disposition"].endswith('.mp4"')

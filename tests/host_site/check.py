@@ -3,8 +3,8 @@
 Against the running site, simulator and qcluster: the provider's signed webhook is answered
 204 and a forged one 401 (behind LoginRequiredMiddleware, CSRF and ATOMIC_REQUESTS); a job
 created through the API completes against the simulator and its video is stored; every
-admin page of videogen renders, and so do its workspace pages. Prints one line per check; exits non-zero on the first
-failure.
+admin page of videogen renders, and so do its workspace pages. Prints one line per check;
+exits non-zero on the first failure.
 """
 
 from __future__ import annotations
