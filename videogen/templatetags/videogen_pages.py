@@ -29,9 +29,11 @@ def status_badge(job: VideoJob) -> str:
 
 
 @register.simple_tag
-def job_cost(job: VideoJob) -> str:
+def job_cost(job: VideoJob, short: bool = False) -> str:
+    """``{% job_cost job %}``; ``{% job_cost job short=True %}`` in a table cell."""
     cost = job_cost_text(job)
-    return format_html('<span class="vg-cost vg-cost--{}">{}</span>', cost.kind, cost.text)
+    words = cost.short if short else cost.text
+    return format_html('<span class="vg-cost vg-cost--{}">{}</span>', cost.kind, words)
 
 
 @register.simple_tag

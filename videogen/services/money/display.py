@@ -34,10 +34,12 @@ def money(amount: Decimal | int | str | None, currency: str = "USD") -> str:
 
 @dataclass(frozen=True)
 class CostText:
-    """What a page says about a job's cost: ``kind`` (a CSS modifier) and the words."""
+    """What a page says about a job's cost: ``kind`` (a CSS modifier), the words, and the
+    words for a narrow table cell."""
 
     kind: str  # charged, estimate, pending, not-charged, none
     text: str
+    short: str
 
 
 def job_cost_text(job: VideoJob) -> CostText:
@@ -50,15 +52,19 @@ def job_cost_text(job: VideoJob) -> CostText:
     cost = job.cost
     successful = job.status == JobStatus.COMPLETED
     if cost is not None:
-        if successful or cost > 0:
-            return CostText("charged", money(cost) if successful else f"{money(cost)} charged")
-        return CostText("not-charged", "not charged")
+        if successful:
+            return CostText("charged", money(cost), money(cost))
+        if cost > 0:
+            return CostText("charged", f"{money(cost)} charged", f"{money(cost)} charged")
+        return CostText("not-charged", "not charged", "not charged")
     if job.status in JobStatus.terminal() and not successful:
-        return CostText("not-charged", "not charged")
+        return CostText("not-charged", "not charged", "not charged")
+    estimate = job.estimated_cost
     if successful:
-        if job.estimated_cost is not None:
-            return CostText("pending", f"cost not reported yet (about {money(job.estimated_cost)})")
-        return CostText("pending", "cost not reported yet")
-    if job.estimated_cost is not None:
-        return CostText("estimate", f"about {money(job.estimated_cost)} (estimate)")
-    return CostText("none", "no estimate")
+        about = f" (about {money(estimate)})" if estimate is not None else ""
+        return CostText("pending", f"cost not reported yet{about}", "cost pending")
+    if estimate is not None:
+        return CostText(
+            "estimate", f"about {money(estimate)} (estimate)", f"est. {money(estimate)}"
+        )
+    return CostText("none", "no estimate", "no estimate")
