@@ -1,11 +1,12 @@
 """Who may do what, in a real browser: a viewer watches but cannot make videos; another
 workspace's job is a 404; a member who is not staff signs in through the site."""
 
+# ruff: noqa: F811 (the fixtures imported from pages_site are used as parameters)
 from __future__ import annotations
 
 import pytest
 
-from tests.browser.pages_site import simulator_config, site, sign_in, studio  # noqa: F401
+from tests.browser.pages_site import sign_in, simulator_config, site, studio  # noqa: F401
 from tests.factories import make_job, make_member, make_user, make_workspace
 from videogen.models import Role, VideoJob
 
@@ -23,7 +24,8 @@ def test_a_viewer_watches_but_cannot_make_videos(page, studio, screenshot):
     # Even a hand-made POST (with the page's CSRF cookie) is refused.
     status = page.evaluate(
         """async (slug) => {
-            const token = document.cookie.split("; ").find(c => c.startsWith("csrftoken=")).split("=")[1];
+            const token = document.cookie.split("; ")
+                .find(c => c.startsWith("csrftoken=")).split("=")[1];
             const body = new URLSearchParams({model: "google/veo-3.1", prompt: "sneaky"});
             const r = await fetch(`/videogen/w/${slug}/`, {method: "POST", body,
                 headers: {"X-CSRFToken": token}});

@@ -1,12 +1,13 @@
 """axe-core over every page a member sees: no serious or critical violation (WCAG 2 A/AA:
 labels, contrast, landmarks, names of controls…), and the keyboard reaches what matters."""
 
+# ruff: noqa: F811 (the fixtures imported from pages_site are used as parameters)
 from __future__ import annotations
 
 import pytest
 
 from tests.browser.axe import axe_violations
-from tests.browser.pages_site import simulator_config, site, sign_in, studio  # noqa: F401
+from tests.browser.pages_site import sign_in, simulator_config, site, studio  # noqa: F401
 from tests.factories import make_job
 from tests.services.jobs.test_outputs import completed_job
 from videogen.services.jobs.outputs import outputs_fetch
@@ -65,13 +66,14 @@ def test_the_keyboard_reaches_the_form_and_the_jobs(page, studio):
         page.keyboard.press("Tab")
         order.append(
             page.evaluate(
-                "document.activeElement.getAttribute('name') || document.activeElement.textContent.trim()"
+                "document.activeElement.getAttribute('name')"
+                " || document.activeElement.textContent.trim()"
             )
         )
     # After the skip link: the workspace tabs, then the form top to bottom, then the jobs.
     assert order.index("model") < order.index("prompt") < order.index("Create video")
     assert order.index("Create video") < order.index("A lighthouse")
     focused = page.evaluate(
-        "getComputedStyle(document.activeElement).outlineStyle + ' ' + getComputedStyle(document.activeElement).outlineWidth"
+        "(s => s.outlineStyle + ' ' + s.outlineWidth)(getComputedStyle(document.activeElement))"
     )
     assert focused.startswith("solid") and not focused.endswith(" 0px")

@@ -1,13 +1,14 @@
 """A member's day, in a real browser: sign in, make a video, watch it finish without
 reloading, play and seek it, download it, and find what it cost on the spend page."""
 
+# ruff: noqa: F811 (the fixtures imported from pages_site are used as parameters)
 from __future__ import annotations
 
 import pytest
 
-from tests.browser.pages_site import SECRET, simulator_config, site, sign_in, studio  # noqa: F401
-from videogen.services.money.display import money
+from tests.browser.pages_site import SECRET, sign_in, simulator_config, site, studio  # noqa: F401
 from videogen.services.jobs.submission import job_create, job_submit
+from videogen.services.money.display import money
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,7 +44,8 @@ def test_a_member_makes_a_video_and_watches_it_finish(page, studio, screenshot):
     seek = page.evaluate(
         """async () => {
             const v = document.querySelector("video");
-            if (v.readyState < 1) await new Promise(r => v.addEventListener("loadedmetadata", r, {once: true}));
+            if (v.readyState < 1)
+                await new Promise(r => v.addEventListener("loadedmetadata", r, {once: true}));
             v.muted = true;
             await v.play();
             v.currentTime = 1.5;
