@@ -243,6 +243,40 @@ def test_service_errors_on_fields_the_form_lacks_are_shown_above_it():
     assert form.non_field_errors() == ["size: Bad size.", "Whole request wrong."]
 
 
+def test_the_new_video_form_offers_the_request_schemas_choices_and_limits(
+    app_on_simulator, ws, member
+):
+    from videogen.models import AspectRatio, Resolution
+    from videogen.services.jobs import request as schema
+
+    form = as_user(member).get(reverse("videogen:workspace", args=[ws.slug])).context["form"]
+    assert list(form.fields) == ["model", "prompt", "duration", "resolution", "aspect_ratio"]
+    assert [v for v, _ in form.fields["resolution"].choices] == ["", *Resolution.values]
+    assert [v for v, _ in form.fields["aspect_ratio"].choices] == ["", *AspectRatio.values]
+    duration = schema.FIELDS_BY_NAME["duration"]
+    assert (form.fields["duration"].min_value, form.fields["duration"].max_value) == (
+        duration.min_value,
+        duration.max_value,
+    )
+    assert form.fields["prompt"].max_length == schema.MAX_PROMPT_CHARS
+
+
+def test_the_form_reports_every_rule_of_the_request_schema_at_once(
+    app_on_simulator, enqueued, ws, member
+):
+    response = as_user(member).post(
+        reverse("videogen:workspace", args=[ws.slug]),
+        {"model": VEO, "duration": "5", "resolution": "480p"},
+    )
+    errors = response.context["form"].errors.as_data()
+    assert {field: [e.code for e in found] for field, found in errors.items()} == {
+        "duration": ["unsupported_by_model"],
+        "resolution": ["unsupported_by_model"],
+        "prompt": ["required"],
+    }
+    assert VideoJob.objects.count() == 0 and enqueued == []
+
+
 # --- job page: refresh and the stored video -----------------------------------------------
 
 

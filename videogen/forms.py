@@ -17,8 +17,9 @@ from django.forms.fields import InvalidJSONInput, JSONString
 from django.utils import timezone
 
 from videogen import hygiene
-from videogen.models import AspectRatio, Resolution, Workspace
+from videogen.models import Workspace
 from videogen.selectors import video_models_active
+from videogen.services.jobs import request as schema
 from videogen.services.money.reports import (
     DIMENSIONS,
     REPORT_MAX_DATE,
@@ -158,26 +159,75 @@ class UsageReportForm(HygieneFormMixin, forms.Form):
 _DEFAULT = [("", "(model default)")]
 
 
-class JobRequestForm(HygieneFormMixin, forms.Form):
-    """A text-to-video request. Only the shape is checked here; ``job_create`` validates the
-    request against the model's capabilities, and ``add_request_errors`` shows its answer."""
+def request_form_field(field: schema.RequestField) -> forms.Field:
+    """The "New video" form's field for one request field: type, choices and limits from the
+    request schema. Only the shape is checked by the field; the schema's validation runs in
+    ``JobRequestForm.clean``."""
+    match field:
+        case schema.ModelField():
+            return forms.ChoiceField(choices=())  # the active catalog, set per form
+        case schema.TextField(multiline=True):
+            return forms.CharField(
+                widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+                required=False,
+                max_length=field.max_length,
+            )
+        case schema.IntegerField():
+            return forms.IntegerField(
+                required=False,
+                min_value=field.min_value,
+                max_value=field.max_value,
+                help_text=field.help_text,
+            )
+        case schema.ChoiceField():
+            return forms.ChoiceField(choices=_DEFAULT + field.choices_enum.choices, required=False)
+    raise TypeError(f"the pages' form has no field for {type(field).__name__}")
 
-    model = forms.ChoiceField(choices=())
-    prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "cols": 60}), required=False)
-    duration = forms.IntegerField(required=False, min_value=1, help_text="Seconds.")
-    resolution = forms.ChoiceField(choices=_DEFAULT + Resolution.choices, required=False)
-    aspect_ratio = forms.ChoiceField(choices=_DEFAULT + AspectRatio.choices, required=False)
+
+def _form_field(name: str) -> forms.Field:
+    return request_form_field(schema.FIELDS_BY_NAME[name])
+
+
+class JobRequestForm(HygieneFormMixin, forms.Form):
+    """A text-to-video request: some of the request schema's fields, checked by the schema.
+
+    The fields check their shape; ``clean`` then runs ``validate_job_request`` (the model's
+    capabilities, every rule of the API), showing its errors on the form's fields (or above
+    it, for fields the form lacks). ``request_data()`` is then the validated ``JobRequest``,
+    which ``job_create`` does not validate again. ``services.jobs.request.request_choices``
+    says what a chosen model offers per field.
+    """
+
+    model = _form_field("model")
+    prompt = _form_field("prompt")
+    duration = _form_field("duration")
+    resolution = _form_field("resolution")
+    aspect_ratio = _form_field("aspect_ratio")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.job_request: schema.JobRequest | None = None
         # The active catalog, read once per form (a callable would be re-read per use).
         self.fields["model"].choices = [
             (m.model_id, f"{m.name} ({m.model_id})") for m in video_models_active()
         ]
 
-    def request_data(self) -> dict[str, Any]:
-        """The cleaned values as a request body, without the fields left empty."""
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors:  # each field's own shape first, as the user typed it
+            try:
+                self.job_request = schema.validate_job_request(self._request_body())
+            except ValidationError as err:
+                self.add_request_errors(err)
+        return cleaned
+
+    def _request_body(self) -> dict[str, Any]:
         return {k: v for k, v in self.cleaned_data.items() if v is not None and v != ""}
+
+    def request_data(self) -> dict[str, Any]:
+        """The request to create: the validated ``JobRequest`` of a valid form, else the
+        cleaned values as a request body, without the fields left empty."""
+        return self.job_request if self.job_request is not None else self._request_body()
 
     def add_request_errors(self, error: ValidationError) -> None:
         """Show a service ``ValidationError``: its fields on the form's fields, the rest

@@ -156,3 +156,23 @@ def test_the_docs_page_needs_no_internet(client):
     assert "/videogen/api/schema/" in page
     assert "cdn." not in page and "unpkg" not in page
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
+
+
+def test_the_request_body_documents_the_request_schema(document):
+    from videogen.models import AspectRatio, FrameType
+    from videogen.services.jobs import request as schema
+
+    components = document["components"]["schemas"]
+    body = components["GenerationRequest"]
+    assert list(body["properties"]) == list(schema.REQUEST_FIELDS)
+    assert body["required"] == ["model"]
+    duration, limits = body["properties"]["duration"], schema.FIELDS_BY_NAME["duration"]
+    assert (duration["minimum"], duration["maximum"]) == (limits.min_value, limits.max_value)
+    assert body["properties"]["prompt"]["maxLength"] == schema.MAX_PROMPT_CHARS
+    assert body["properties"]["frame_images"]["maxItems"] == schema.MAX_FRAME_IMAGES
+    assert body["properties"]["input_references"]["maxItems"] == schema.MAX_INPUT_REFERENCES
+    assert body["properties"]["size"]["pattern"] == f"^{schema.SIZE_PATTERN}$"
+    assert components["AspectRatioEnum"]["enum"] == AspectRatio.values
+    assert components["FrameTypeEnum"]["enum"] == FrameType.values
+    create = components["JobCreateRequest"]
+    assert set(create["properties"]) == {*schema.REQUEST_FIELDS, "workspace"}

@@ -12,8 +12,14 @@ from rest_framework.test import APIRequestFactory
 
 from tests.factories import make_job, make_user, make_workspace
 from videogen.api.exceptions import validation_error_from_django, videogen_exception_handler
-from videogen.api.serializers import JobSerializer, UsageQuerySerializer
-from videogen.models import OutputStatus, VideoOutput
+from videogen.api.serializers import (
+    GenerationSerializer,
+    JobCreateSerializer,
+    JobSerializer,
+    UsageQuerySerializer,
+)
+from videogen.models import OutputStatus, VideoModel, VideoOutput
+from videogen.services.jobs.request import JobRequest
 from videogen.services.money.budgets import BudgetCheck, BudgetExceededError
 
 pytestmark = pytest.mark.django_db
@@ -86,6 +92,60 @@ def test_the_handler_shapes_budget_errors():
 
 def test_the_handler_leaves_unexpected_errors_alone():
     assert videogen_exception_handler(RuntimeError("bug"), {}) is None
+
+
+# --- job requests: the request schema's validation ------------------------------------------
+
+
+@pytest.fixture
+def veo():
+    return VideoModel.objects.create(
+        model_id="google/veo-3.1", name="Veo", supported_durations=[4, 8], seed=True
+    )
+
+
+def test_the_request_serializer_validates_with_the_schemas_codes(veo):
+    body = GenerationSerializer(data={"model": veo.model_id, "duration": "8", "fps": 24})
+    assert not body.is_valid()
+    assert {field: [e.code for e in errors] for field, errors in body.errors.items()} == {
+        "duration": ["invalid_type"],  # strict JSON types: no coercion of "8"
+        "fps": ["unknown_field"],
+        "prompt": ["required"],
+    }
+
+
+@pytest.mark.parametrize("data", [None, [], "text"])
+def test_the_request_serializer_needs_an_object(data):
+    body = GenerationSerializer(data=data)
+    assert not body.is_valid()
+    assert [e.code for e in body.errors["non_field_errors"]] == ["invalid_type"]
+
+
+def test_the_request_serializer_gives_the_cleaned_request(veo):
+    body = GenerationSerializer(data={"model": veo.model_id, "prompt": "A fox", "duration": 4})
+    assert body.is_valid(), body.errors
+    assert isinstance(body.validated_data, JobRequest)
+    assert body.validated_data["duration"] == 4 and body.validated_data["seed"] is None
+    assert body.validated_data.catalog_entry == veo
+
+
+def test_the_create_serializer_reports_the_workspace_with_the_request(veo):
+    request = APIRequestFactory().post("/")
+    request.user = make_user("someone")
+    body = JobCreateSerializer(
+        data={"workspace": "nowhere", "model": veo.model_id, "duration": 5},
+        context={"request": request},
+    )
+    assert body.named_workspace() is None
+    assert not body.is_valid()
+    assert {field: [e.code for e in errors] for field, errors in body.errors.items()} == {
+        "workspace": ["does_not_exist"],
+        "duration": ["unsupported_by_model"],
+        "prompt": ["required"],
+    }
+
+
+# --- usage report parameters -----------------------------------------------------------------
 
 
 def test_usage_query_defaults_to_this_month():

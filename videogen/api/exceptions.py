@@ -6,8 +6,8 @@ Every error answers with one JSON shape, so clients branch on ``code``, never on
     {"detail": "Invalid input.", "code": "invalid",
      "errors": {"<field>": [{"message": "…", "code": "…"}]}}              # 400 field errors
 
-Field errors raised by the domain (django ``ValidationError`` from the lifecycle service's
-validation) keep the service's codes; errors about the request as a whole are listed under
+Field errors raised by the domain (django ``ValidationError`` from the request schema's
+validation) keep the schema's codes; errors about the request as a whole are listed under
 ``non_field_errors``. A budget refusal (402) adds the numbers.
 """
 
@@ -50,8 +50,8 @@ class BudgetExceeded(exceptions.APIException):
 
 
 class RequestBodyTooLarge(exceptions.APIException):
-    """413, naming the limit that was actually hit: videogen's own cap
-    (``services.validation.MAX_REQUEST_BYTES``) or the site's ``DATA_UPLOAD_MAX_MEMORY_SIZE``."""
+    """413, naming the limit that was actually hit: videogen's own cap (the request schema's
+    ``MAX_REQUEST_BYTES``) or the site's ``DATA_UPLOAD_MAX_MEMORY_SIZE``."""
 
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = _("The request body is too large.")

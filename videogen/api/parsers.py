@@ -16,7 +16,7 @@ from videogen.services.jobs import request as validation
 
 
 class CappedJSONParser(JSONParser):
-    """JSON bodies up to ``services.validation.MAX_REQUEST_BYTES``; 413 beyond.
+    """JSON bodies up to ``services.jobs.request.MAX_REQUEST_BYTES``; 413 beyond.
 
     Two limits apply, and the smaller wins: DRF reads a JSON body through ``request.body``,
     so the site's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (Django's default: 2.5 MiB) is checked

@@ -1,25 +1,30 @@
-"""Representations of the API's resources, and the documented shapes of its inputs.
+"""Representations of the API's resources, and the shapes of its inputs.
 
-Job requests are validated by the lifecycle service (``services.validation``), not here: the
-request serializers below describe the body for the schema and the browsable API; the views
-hand the body to the service, whose field errors (and codes) are what clients get back.
+The job request serializers (``GenerationSerializer``, ``JobCreateSerializer``) are derived
+from the one request schema (``services.jobs.request.REQUEST_SCHEMA``): each field documents
+its type, enum and limits from it, and validation is the schema's own
+(``validate_job_request``), so clients get its field errors and codes, every problem at once.
 """
 
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Mapping
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
+from videogen import hygiene
+from videogen.api.exceptions import validation_error_from_django
 from videogen.models import (
     AspectRatio,
     BudgetPolicy,
-    FrameType,
     JobStatus,
     Resolution,
     Role,
@@ -27,14 +32,10 @@ from videogen.models import (
     VideoModel,
     Workspace,
 )
+from videogen.selectors import workspace_for_user
+from videogen.services.jobs import request as schema
 from videogen.services.jobs.media import media_describe
-from videogen.services.jobs.request import (
-    MAX_FRAME_IMAGES,
-    MAX_INPUT_REFERENCES,
-    MAX_PROMPT_CHARS,
-    REFERENCE_KINDS,
-    REQUEST_FIELDS,
-)
+from videogen.services.jobs.request import REQUEST_FIELDS, REQUEST_SCHEMA, validate_job_request
 from videogen.services.money.budgets import workspace_month_spend
 from videogen.services.money.reports import REPORT_MAX_DATE, REPORT_MIN_DATE, month_range
 
@@ -100,19 +101,25 @@ class ObjectField(serializers.JSONField):
 # --- jobs ------------------------------------------------------------------------------------
 
 
+SLUG_MAX_LENGTH = Workspace._meta.get_field("slug").max_length
+FRAME_IMAGES = schema.FIELDS_BY_NAME["frame_images"]
+INPUT_REFERENCES = schema.FIELDS_BY_NAME["input_references"]
+
+
 class MediaURLSerializer(serializers.Serializer):
     url = serializers.CharField(help_text="An https:// URL, or a base64 data: URL.")
 
 
 class FrameImageSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=["image_url"])
+    type = serializers.ChoiceField(choices=list(FRAME_IMAGES.part_types))
     image_url = MediaURLSerializer()
-    frame_type = serializers.ChoiceField(choices=FrameType.choices)
+    frame_type = serializers.ChoiceField(choices=FRAME_IMAGES.choices_enum.choices)
 
 
 class InputReferenceSerializer(serializers.Serializer):
     type = serializers.ChoiceField(
-        choices=list(REFERENCE_KINDS), help_text="Names the one URL object the part carries."
+        choices=list(INPUT_REFERENCES.part_types),
+        help_text="Names the one URL object the part carries.",
     )
     image_url = MediaURLSerializer(required=False)
     audio_url = MediaURLSerializer(required=False)
@@ -144,59 +151,115 @@ class InputReferenceShownSerializer(InputReferenceSerializer):
     video_url = MediaShownSerializer(required=False)
 
 
-class GenerationSerializer(serializers.Serializer):
-    """A ``VideoGenerationRequest`` (what the provider is sent)."""
+PART_SERIALIZERS = {
+    FRAME_IMAGES.name: FrameImageSerializer,
+    INPUT_REFERENCES.name: InputReferenceSerializer,
+}
 
-    model = serializers.CharField(help_text="A model id from the catalog (GET models/).")
-    prompt = serializers.CharField(
-        required=False,
-        allow_null=True,
-        allow_blank=True,
-        max_length=MAX_PROMPT_CHARS,
-        help_text="Required unless a frame image stands in for it.",
-    )
-    aspect_ratio = serializers.ChoiceField(
-        choices=AspectRatio.choices, required=False, allow_null=True
-    )
-    duration = serializers.IntegerField(
-        min_value=1, required=False, allow_null=True, help_text="Seconds."
-    )
-    resolution = serializers.ChoiceField(
-        choices=Resolution.choices, required=False, allow_null=True
-    )
-    size = serializers.RegexField(
-        r"^[0-9]{2,5}x[0-9]{2,5}$",
-        required=False,
-        allow_null=True,
-        help_text='"WIDTHxHEIGHT"; instead of resolution + aspect_ratio.',
-    )
-    seed = serializers.IntegerField(
-        required=False, allow_null=True, min_value=-(2**63), max_value=2**63 - 1
-    )
-    generate_audio = serializers.BooleanField(required=False, allow_null=True)
-    frame_images = FrameImageSerializer(
-        many=True, required=False, allow_null=True, max_length=MAX_FRAME_IMAGES
-    )
-    input_references = InputReferenceSerializer(
-        many=True, required=False, allow_null=True, max_length=MAX_INPUT_REFERENCES
-    )
-    provider = ObjectField(
-        required=False,
-        allow_null=True,
-        help_text='Passthrough: {"options": {"<provider slug>": {"parameters": {…}}}}.',
-    )
-    callback_url = serializers.URLField(
-        required=False,
-        allow_null=True,
-        allow_blank=True,
-        help_text="HTTPS; not a private or loopback address.",
-    )
+
+def request_serializer_field(field: schema.RequestField) -> serializers.Field:
+    """The DRF field that documents one request field: its type, enum and limits, from the
+    schema. Every field but ``model`` may be omitted or null."""
+    optional = {"required": False, "allow_null": True, "help_text": field.help_text or None}
+    match field:
+        case schema.ModelField():
+            return serializers.CharField(max_length=field.max_length, help_text=field.help_text)
+        case schema.CallbackURLField():
+            return serializers.URLField(allow_blank=True, max_length=field.max_length, **optional)
+        case schema.TextField():
+            return serializers.CharField(allow_blank=True, max_length=field.max_length, **optional)
+        case schema.ChoiceField():
+            return serializers.ChoiceField(choices=field.choices_enum.choices, **optional)
+        case schema.IntegerField():
+            return serializers.IntegerField(
+                min_value=field.min_value, max_value=field.max_value, **optional
+            )
+        case schema.BooleanField():
+            return serializers.BooleanField(**optional)
+        case schema.SizeField():
+            return serializers.RegexField(rf"^{field.pattern}$", **optional)
+        case schema.PartsField():
+            return serializers.ListField(
+                child=PART_SERIALIZERS[field.name](), max_length=field.max_items, **optional
+            )
+        case schema.PassthroughField():
+            return ObjectField(**optional)
+    raise TypeError(f"no API field for {type(field).__name__}")  # a new kind in the schema
+
+
+class RequestSerializer(serializers.Serializer):
+    """A job request. Its fields come from the request schema; ``is_valid`` runs the
+    schema's ``validate_job_request`` on the body as sent (strict JSON types: ``"8"`` is not
+    a duration), and ``validated_data`` is its ``JobRequest``."""
+
+    def get_fields(self):
+        return {
+            **{field.name: request_serializer_field(field) for field in REQUEST_SCHEMA},
+            **super().get_fields(),
+        }
+
+    def run_validation(self, data=empty):
+        try:
+            return validate_job_request({} if data is empty else data)
+        except DjangoValidationError as err:
+            raise validation_error_from_django(err) from None
+
+
+class GenerationSerializer(RequestSerializer):
+    """A ``VideoGenerationRequest`` (what the provider is sent)."""
 
 
 class JobCreateSerializer(GenerationSerializer):
+    """A ``VideoGenerationRequest`` (what the provider is sent) and the job's workspace."""
+
+    # named_workspace() is the caller's (context["request"].user) workspace the body names,
+    # looked up before validation so that a role too low is refused (403) before the body is
+    # judged. One that does not exist and one of somebody else's answer alike: a field error
+    # that is_valid reports together with the request's own.
     workspace = serializers.SlugField(
         help_text="Slug of a workspace where you are a member or admin."
     )
+
+    def named_workspace(self) -> Workspace | None:
+        if not hasattr(self, "_workspace"):
+            self._workspace, self._workspace_problem = self._find_workspace()
+        return self._workspace
+
+    def _find_workspace(self) -> tuple[Workspace | None, serializers.ErrorDetail | None]:
+        data = self.initial_data
+        slug = data.get("workspace") if isinstance(data, Mapping) else None
+        if slug is None or slug == "":
+            return None, serializers.ErrorDetail(
+                _("Name the workspace (its slug)."), code="required"
+            )
+        if not isinstance(slug, str):
+            return None, serializers.ErrorDetail(
+                _("workspace must be a slug string."), code="invalid_type"
+            )
+        hostile = hygiene.text_problem(slug, multiline=False, max_length=SLUG_MAX_LENGTH)
+        if hostile:
+            return None, serializers.ErrorDetail(hostile.message, code=hostile.code)
+        workspace = workspace_for_user(user=self.context["request"].user, slug=slug)
+        if workspace is None:
+            return None, serializers.ErrorDetail(
+                _("You have no workspace “%(slug)s”.") % {"slug": slug}, code="does_not_exist"
+            )
+        return workspace, None
+
+    def run_validation(self, data=empty):
+        if not isinstance(data, Mapping):
+            return super().run_validation(data)  # not an object: that error alone
+        workspace = self.named_workspace()
+        detail: dict = {}
+        try:
+            request = super().run_validation({k: v for k, v in data.items() if k != "workspace"})
+        except serializers.ValidationError as err:
+            detail = dict(err.detail)
+        if workspace is None:
+            detail["workspace"] = [self._workspace_problem]
+        if detail:
+            raise serializers.ValidationError(detail)
+        return request
 
 
 class JobOutputSerializer(serializers.Serializer):

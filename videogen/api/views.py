@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import uuid
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse, JsonResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
@@ -33,7 +32,6 @@ from videogen.api.exceptions import (
     JobNotCancellable,
     JobNotCompleted,
     ProviderUnavailable,
-    validation_error_from_django,
     videogen_exception_handler,
 )
 from videogen.api.filters import (
@@ -47,18 +45,16 @@ from videogen.api.parsers import CappedJSONParser
 from videogen.api.permissions import ADMIN_ONLY, ALL_ROLES, HasWorkspaceRole
 from videogen.api.renderers import CSVRenderer, LenientFormatNegotiation, PassthroughRenderer
 from videogen.api.throttling import VideogenUserRateThrottle
-from videogen.models import EventSource, JobStatus, VideoJob, Workspace
+from videogen.models import EventSource, JobStatus, VideoJob
 from videogen.provider.errors import ProviderError, ProviderNotFound
 from videogen.selectors import (
     job_output_stored,
     jobs_for_user,
     video_models_active,
-    workspace_for_user,
     workspaces_for_user,
 )
 from videogen.services.jobs.outputs import job_content_open
 from videogen.services.jobs.reconcile import job_is_manually_pollable, job_poll_now
-from videogen.services.jobs.request import validate_job_request
 from videogen.services.jobs.submission import job_cancel, job_create
 from videogen.services.money.estimates import job_request_estimate
 from videogen.services.money.reports import report_as_csv, report_as_json, usage_report
@@ -67,7 +63,6 @@ from videogen.transactions import outside_request_transactions
 logger = logging.getLogger(__name__)
 
 JSON = "application/json"
-SLUG_MAX_LENGTH = Workspace._meta.get_field("slug").max_length
 EXAMPLE_REQUEST = {
     "model": "google/veo-3.1",
     "prompt": "A red fox trotting through fresh snow at dawn, slow tracking shot",
@@ -96,18 +91,6 @@ def errors(*statuses: int) -> dict:
         (code, JSON): OpenApiResponse(shapes[code][0], description=shapes[code][1])
         for code in sorted({*statuses, 400, 401, 403, 429})
     }
-
-
-def _json_object(data) -> dict:
-    if not isinstance(data, dict):
-        raise ValidationError(
-            {
-                api_settings.NON_FIELD_ERRORS_KEY: [
-                    ErrorDetail(_("The request must be a JSON object."), code="invalid_type")
-                ]
-            }
-        )
-    return dict(data)
 
 
 # Longest query parameter value accepted at all (filters set tighter limits of their own).
@@ -296,43 +279,20 @@ class JobViewSet(
         ],
     )
     def create(self, request, *args, **kwargs):
-        payload = _json_object(request.data)
-        workspace = self._workspace_for_create(payload.pop("workspace", None), payload)
+        body = self.get_serializer(data=request.data)
+        workspace = body.named_workspace()
+        if workspace is not None:
+            self.check_object_permissions(request, workspace)  # a viewer: 403, before validation
+        body.is_valid(raise_exception=True)
         job = job_create(
-            workspace=workspace, data=payload, created_by=request.user, source=EventSource.API
+            workspace=workspace,
+            data=body.validated_data,
+            created_by=request.user,
+            source=EventSource.API,
         )
         response = self._job_response(job, status.HTTP_202_ACCEPTED)
         response["Location"] = str(response.data["url"])
         return response
-
-    def _workspace_for_create(self, slug, payload: dict) -> Workspace:
-        """The workspace named in the body, if the caller may create jobs there.
-
-        One that does not exist and one of somebody else answer alike (400 on ``workspace``,
-        together with the request's other field errors); a viewer's answers 403.
-        """
-        workspace = None
-        if slug is None or slug == "":
-            problem = ErrorDetail(_("Name the workspace (its slug)."), code="required")
-        elif not isinstance(slug, str):
-            problem = ErrorDetail(_("workspace must be a slug string."), code="invalid_type")
-        elif hostile := hygiene.text_problem(slug, multiline=False, max_length=SLUG_MAX_LENGTH):
-            problem = ErrorDetail(hostile.message, code=hostile.code)
-        else:
-            workspace = workspace_for_user(user=self.request.user, slug=slug)
-            problem = ErrorDetail(
-                _("You have no workspace “%(slug)s”.") % {"slug": slug}, code="does_not_exist"
-            )
-        if workspace is None:
-            detail: dict = {}
-            try:
-                validate_job_request(payload)
-            except DjangoValidationError as err:
-                detail = validation_error_from_django(err).detail
-            detail["workspace"] = [problem]
-            raise ValidationError(detail)
-        self.check_object_permissions(self.request, workspace)
-        return workspace
 
     @extend_schema(
         summary="Estimate the cost of a request",
@@ -343,7 +303,9 @@ class JobViewSet(
     )
     @action(detail=False, methods=["post"])
     def estimate(self, request):
-        estimate = job_request_estimate(data=_json_object(request.data))
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        estimate = job_request_estimate(data=body.validated_data)
         return Response(s.EstimateSerializer(estimate).data)
 
     @extend_schema(

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from videogen.models import VideoModel
 from videogen.services.jobs import request as validation
-from videogen.services.jobs.request import validate_job_request
+from videogen.services.jobs.request import request_choices, validate_job_request
 
 pytestmark = pytest.mark.django_db
 
@@ -795,3 +795,107 @@ def test_duration_has_an_upper_bound_even_when_the_model_lists_none():
     with pytest.raises(ValidationError) as excinfo:
         validate_job_request({"model": "acme/open", "prompt": "x", "duration": 10**12})
     assert excinfo.value.error_dict["duration"][0].code == "max_value"
+
+
+# --- what each model offers (request_choices) ------------------------------------------------
+
+
+def test_request_choices_of_a_model_narrow_the_spec_in_its_order():
+    veo = VideoModel.objects.get(model_id=VEO)
+    assert request_choices(veo) == {
+        "aspect_ratio": ["16:9", "9:16"],
+        "duration": [4, 6, 8],
+        "resolution": ["720p", "1080p"],
+        "size": [],  # null sizes: no exact size, resolution + aspect_ratio instead
+        "seed": True,
+        "generate_audio": True,
+        "frame_images": ["first_frame", "last_frame"],
+        "provider": ["output_config", "person_generation"],
+    }
+
+
+def test_request_choices_of_a_model_that_takes_little():
+    sized = VideoModel.objects.get(model_id=SIZED)
+    assert request_choices(sized) == {
+        "aspect_ratio": ["16:9"],
+        "duration": [5, 10],
+        "resolution": ["720p"],
+        "size": ["1280x720", "720x1280"],
+        "seed": False,
+        "generate_audio": False,
+        "frame_images": [],
+        "provider": [],
+    }
+
+
+def test_request_choices_of_an_unrestricted_model_and_of_no_model():
+    spec = {
+        "aspect_ratio": ["16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9", "9:21"],
+        "duration": None,  # any whole number of seconds within the schema's limits
+        "resolution": ["480p", "720p", "768p", "1080p", "1K", "2K", "4K"],
+    }
+    open_model = VideoModel.objects.get(model_id=OPEN)
+    assert request_choices(open_model) == {
+        **spec,
+        "size": [],
+        "seed": False,  # null capability flags count as "no"
+        "generate_audio": False,
+        "frame_images": [],
+        "provider": [],
+    }
+    assert request_choices(None) == {
+        **spec,
+        "size": None,
+        "seed": True,
+        "generate_audio": True,
+        "frame_images": ["first_frame", "last_frame"],
+        "provider": None,
+    }
+
+
+def test_request_choices_leave_out_catalog_values_the_spec_does_not_have():
+    VideoModel.objects.filter(model_id=VEO).update(supported_resolutions=["720p", "5K"])
+    assert request_choices(VideoModel.objects.get(model_id=VEO))["resolution"] == ["720p"]
+
+
+@pytest.mark.parametrize("model_id", [VEO, SIZED, OPEN])
+def test_every_value_request_choices_offers_validates(model_id):
+    model = VideoModel.objects.get(model_id=model_id)
+    offered = request_choices(model)
+    for field in ("aspect_ratio", "duration", "resolution", "size"):
+        for value in offered[field] or []:
+            validate_job_request({"model": model_id, "prompt": "x", field: value})
+    for frame_type in offered["frame_images"]:
+        validate_job_request({"model": model_id, "frame_images": [frame(frame_type)]})
+    for flag in ("seed", "generate_audio"):
+        value = 7 if flag == "seed" else True
+        data = {"model": model_id, "prompt": "x", flag: value}
+        if offered[flag]:
+            validate_job_request(data)
+        else:
+            assert errors_of(data) == {flag: ["unsupported_by_model"]}
+    provider = {"options": {"acme": {"parameters": dict.fromkeys(offered["provider"], 1)}}}
+    validate_job_request({"model": model_id, "prompt": "x", "provider": provider})
+
+
+def test_request_choices_read_no_database(django_assert_num_queries):
+    veo = VideoModel.objects.get(model_id=VEO)
+    with django_assert_num_queries(0):
+        request_choices(veo)
+
+
+# --- the schema ------------------------------------------------------------------------------
+
+
+def test_the_schema_names_the_job_columns_of_the_request():
+    from videogen.models import VideoJob
+
+    columns = {f.name for f in VideoJob._meta.get_fields()}
+    assert set(validation.REQUEST_FIELDS) <= columns
+    assert [f.name for f in validation.REQUEST_SCHEMA] == list(validation.REQUEST_FIELDS)
+
+
+def test_the_cleaned_request_carries_the_catalog_entry_it_was_checked_against():
+    cleaned = validate_job_request({"model": VEO, "prompt": "A fox"})
+    assert isinstance(cleaned, validation.JobRequest)
+    assert cleaned.catalog_entry == VideoModel.objects.get(model_id=VEO)

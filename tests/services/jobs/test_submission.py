@@ -3,6 +3,8 @@ from datetime import timedelta
 import pytest
 import requests
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.factories import make_workspace
@@ -11,6 +13,7 @@ from videogen.models import JobEvent, JobStatus, VideoJob
 from videogen.services import queue
 from videogen.services.jobs import submission
 from videogen.services.jobs.reconcile import reconcile_sweep
+from videogen.services.jobs.request import validate_job_request
 from videogen.services.jobs.submission import (
     job_abandon,
     job_cancel,
@@ -18,6 +21,7 @@ from videogen.services.jobs.submission import (
     job_resubmit,
     job_submit,
 )
+from videogen.services.money.estimates import estimate_cost
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +65,22 @@ def test_create_rejects_an_invalid_request_and_stores_nothing(catalog, provider_
         job_create(workspace=make_workspace(), data={"model": "nope/nope", "prompt": "x"})
     assert "model" in excinfo.value.message_dict
     assert VideoJob.objects.count() == 0
+
+
+def test_create_takes_a_validated_request_without_validating_it_again(
+    catalog, provider_settings, no_broker
+):
+    request = validate_job_request(REQUEST)  # as the API's serializer and the pages' form do
+    workspace = make_workspace()
+    with CaptureQueriesContext(connection) as queries:
+        job = job_create(workspace=workspace, data=request)
+    assert not any("videogen_videomodel" in q["sql"] for q in queries.captured_queries)
+    assert (job.model, job.duration, job.estimated_cost) == (
+        request["model"],
+        8,
+        estimate_cost(model=request.catalog_entry, request=request).cost,
+    )
+    assert request["callback_url"] == ""  # the caller's request is left as it was
 
 
 def test_submit_posts_once_and_stores_the_provider_id(job, mocked_provider):

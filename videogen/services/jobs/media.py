@@ -1,8 +1,8 @@
 """``data:`` media of job requests (frame images, input references), kept as files.
 
 A request may carry its images, audio or video inline as ``data:`` URLs of up to
-``validation.MAX_DATA_URL_BYTES`` each. Kept in the job row they would be read by every list
-of jobs and sent back by the API, megabytes per job. So when a job is created each ``data:``
+``request.MAX_DATA_URL_BYTES`` each. Kept in the job row they would be read by every list of
+jobs and sent back by the API, megabytes per job. So when a job is created each ``data:``
 URL is decoded and saved to the outputs' storage (``OUTPUT_STORAGE``), in the job's own
 folder (``<OUTPUT_PATH_PREFIX>/<workspace>/<YYYY/MM>/<job uuid>/inputs/``), and the row keeps
 a small reference in its place::
@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from videogen.conf import videogen_settings
 from videogen.models import VideoJob, Workspace
-from videogen.services.jobs.request import DATA_URL_RE, REFERENCE_KINDS
+from videogen.services.jobs.request_checks import DATA_URL_RE, REFERENCE_KINDS
 
 logger = logging.getLogger(__name__)
 

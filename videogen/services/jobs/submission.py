@@ -41,14 +41,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from videogen.conf import videogen_settings
-from videogen.models import EventSource, JobEvent, JobStatus, VideoJob, VideoModel, Workspace
+from videogen.models import EventSource, JobEvent, JobStatus, VideoJob, Workspace
 from videogen.provider.client import get_client
 from videogen.provider.errors import ProviderError, ProviderTransientError
 from videogen.provider.types import VideoJobSnapshot, VideoStatus
 from videogen.services import queue
 from videogen.services.jobs.lifecycle import Transition, job_apply_snapshot, job_transition
 from videogen.services.jobs.media import MediaUnavailable, inline_media_stored, job_request_body
-from videogen.services.jobs.request import validate_job_request
+from videogen.services.jobs.request import REQUEST_FIELDS, JobRequest, validate_job_request
 from videogen.services.money.budgets import (
     BudgetExceededError,
     budget_check_locked,
@@ -59,21 +59,6 @@ from videogen.services.retry import backoff_seconds
 
 logger = logging.getLogger(__name__)
 
-# The request as sent: what a resubmission copies into its new job.
-REQUEST_FIELDS = (
-    "model",
-    "prompt",
-    "aspect_ratio",
-    "duration",
-    "resolution",
-    "size",
-    "seed",
-    "generate_audio",
-    "frame_images",
-    "input_references",
-    "provider",
-    "callback_url",
-)
 CALLBACK_REF_PARAMETER = "ref"
 
 
@@ -121,17 +106,19 @@ def job_create(
 ) -> VideoJob:
     """Validate ``data``, store the job ``queued`` and enqueue its submission on commit.
 
+    ``data`` is a request body, or a ``JobRequest`` already validated (by the API's
+    serializer or the pages' form), which is not validated again.
+
     Raises ``django.core.exceptions.ValidationError`` (a dict of field errors) when the
     request does not fit the seed schema or the model's capabilities, and
     ``BudgetExceededError`` when the workspace's budget blocks it. ``data:`` media are
     stored as files and referenced from the row (``services.media``).
     """
-    cleaned = validate_job_request(data)
+    request = data if isinstance(data, JobRequest) else validate_job_request(data)
+    cleaned = dict(request)  # the caller's stays as it was
     if not cleaned.get("callback_url") and videogen_settings.CALLBACK_URL:
         cleaned["callback_url"] = videogen_settings.CALLBACK_URL
-    estimate = estimate_cost(
-        model=VideoModel.objects.filter(model_id=cleaned["model"]).first(), request=cleaned
-    )
+    estimate = estimate_cost(model=request.catalog_entry, request=cleaned)
     try:
         return _job_store(
             workspace=workspace,

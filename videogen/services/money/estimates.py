@@ -35,7 +35,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from videogen.models import VideoModel
-from videogen.services.jobs.request import validate_job_request
+from videogen.services.jobs.request import JobRequest, validate_job_request
 
 _PER_VIDEO_N = re.compile(r"^per_video_(\d+)s$")
 _PER_SECOND = re.compile(r"^per_second(?:_(?P<res>\d+p|\dK))?(?P<audio>_audio)?$")
@@ -126,12 +126,12 @@ class RequestEstimate:
 
 def job_request_estimate(*, data: Mapping[str, Any]) -> RequestEstimate:
     """Validate a job request like submission does and estimate its cost; store nothing.
+    A ``JobRequest`` (already validated) is not validated again.
 
     Raises django ``ValidationError`` (field errors with codes) for an invalid request.
     """
-    cleaned = validate_job_request(data)
-    model = VideoModel.objects.filter(model_id=cleaned["model"]).first()
-    estimate = estimate_cost(model=model, request=cleaned)
+    cleaned = data if isinstance(data, JobRequest) else validate_job_request(data)
+    estimate = estimate_cost(model=cleaned.catalog_entry, request=cleaned)
     return RequestEstimate(
         model=cleaned["model"], estimated_cost=estimate.cost, reason=estimate.reason
     )
