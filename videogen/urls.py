@@ -13,6 +13,7 @@ urlpatterns = [
     path("", views.workspace_list, name="workspaces"),
     path("token/", views.api_token, name="api-token"),
     path("w/<slug:slug>/", views.workspace_detail, name="workspace"),
+    path("w/<slug:slug>/new-video/", views.job_form_part, name="job-form"),
     path("w/<slug:slug>/spend/", views.workspace_spend, name="workspace-spend"),
     path("w/<slug:slug>/jobs/<uuid:public_id>/", views.job_detail, name="job"),
     path("w/<slug:slug>/jobs/<uuid:public_id>/refresh/", views.job_refresh, name="job-refresh"),

@@ -56,6 +56,7 @@ from videogen.services.jobs.progress import (
 from videogen.services.jobs.reconcile import job_is_manually_pollable, job_poll_now
 from videogen.services.jobs.submission import job_create
 from videogen.services.money.budgets import BudgetExceededError
+from videogen.services.money.quotes import job_quote
 from videogen.services.money.reports import report_as_csv
 from videogen.services.money.spend import workspace_spend_month
 from videogen.services.webhooks.receive import webhook_receive
@@ -155,6 +156,15 @@ def workspace_list(request: HttpRequest) -> HttpResponse:
     return render(request, "videogen/workspace_list.html", {"workspaces": workspaces})
 
 
+def _job_form(request: HttpRequest, workspace: Workspace, *args, **kwargs) -> JobRequestForm:
+    options_url = reverse("videogen:job-form", args=[workspace.slug])
+    return JobRequestForm(*args, options_url=options_url, **kwargs)
+
+
+def _quote(workspace: Workspace, form: JobRequestForm):
+    return job_quote(workspace=workspace, model=form.catalog_entry, request=form.price_request())
+
+
 @outside_request_transactions  # job_create's own transaction; a refusal's signal after it
 @login_required
 def workspace_detail(request: HttpRequest, slug: str) -> HttpResponse:
@@ -162,27 +172,6 @@ def workspace_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if refused := _not_allowed(request, "GET", "HEAD", "POST"):
         return refused
     can_write = workspace.caller_role in WRITER_ROLES
-    form = None
-    if request.method == "POST":
-        _require_writer(workspace.caller_role)
-        form = JobRequestForm(request.POST)
-        if form.is_valid():
-            try:
-                job = job_create(
-                    workspace=workspace,
-                    data=form.request_data(),
-                    created_by=request.user,
-                    source=EventSource.WEB,
-                )
-            except ValidationError as err:
-                form.add_request_errors(err)
-            except BudgetExceededError as err:
-                form.add_error(None, str(err))
-            else:
-                messages.success(request, "Video job created.", fail_silently=True)
-                return redirect(_job_url(job))
-    elif can_write:
-        form = JobRequestForm()
     try:
         page = keyset_page(
             jobs_of_workspace(workspace=workspace),
@@ -195,7 +184,6 @@ def workspace_detail(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "workspace": workspace,
         "page": page,
-        "form": form,
         "can_write": can_write,
         "is_admin": workspace.caller_role == Role.ADMIN,
         "watch_seconds": jobs_watch_seconds(jobs=page.items),
@@ -203,7 +191,53 @@ def workspace_detail(request: HttpRequest, slug: str) -> HttpResponse:
     }
     if _part(request) == JOBS_PART:
         return render(request, "videogen/includes/jobs.html", context)
+    form = None
+    if request.method == "POST":
+        _require_writer(workspace.caller_role)
+        if request.POST.get("action") == "options":  # no JavaScript: show the model's options
+            form = _job_form(
+                request, workspace, initial=request.POST.dict(), model_id=request.POST.get("model")
+            )
+        else:
+            form = _job_form(request, workspace, request.POST, request.FILES)
+            if form.is_valid():
+                try:
+                    job = job_create(
+                        workspace=workspace,
+                        data=form.request_data(),
+                        created_by=request.user,
+                        source=EventSource.WEB,
+                    )
+                except ValidationError as err:
+                    form.add_request_errors(err)
+                except BudgetExceededError as err:
+                    form.add_error(None, str(err))
+                else:
+                    messages.success(request, "Video job created.", fail_silently=True)
+                    return redirect(_job_url(job))
+    elif can_write:
+        form = _job_form(request, workspace, model_id=request.GET.get("model"))
+    context.update(form=form, quote=_quote(workspace, form) if form else None)
     return render(request, "videogen/workspace_detail.html", context)
+
+
+@login_required
+def job_form_part(request: HttpRequest, slug: str) -> HttpResponse:
+    """The "New video" form's model options (``HX-Target: vg-model-options``) with the
+    quote, or the quote alone, for the values given: what htmx asks for as fields change."""
+    workspace = _workspace_or_404(request, slug)
+    if refused := _not_allowed(request, "GET", "HEAD"):
+        return refused
+    _require_writer(workspace.caller_role)
+    if _part(request) == "vg-model-options":
+        form = _job_form(
+            request, workspace, initial=request.GET.dict(), model_id=request.GET.get("model")
+        )
+        context = {"form": form, "quote": _quote(workspace, form), "workspace": workspace}
+        return render(request, "videogen/includes/job_form_options.html", context | {"oob": True})
+    form = _job_form(request, workspace, request.GET)
+    context = {"quote": _quote(workspace, form)}
+    return render(request, "videogen/includes/job_quote.html", context)
 
 
 @login_required

@@ -4,6 +4,7 @@ pages' browser tests: signed webhooks complete jobs, tasks run inline (no qclust
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 
 import pytest
 
@@ -40,7 +41,7 @@ def site(live_server, simulator, settings, tmp_path):
 @pytest.fixture
 def studio(site):
     """A workspace with an admin (not staff), a member, a viewer; passwords are "x"."""
-    workspace = make_workspace("studio")
+    workspace = make_workspace("studio", monthly_budget=Decimal("50"))
     people = {
         "maria": make_member(workspace, make_user("maria"), role=Role.ADMIN),
         "mo": make_member(workspace, make_user("mo"), role=Role.MEMBER),

@@ -5,6 +5,7 @@ reloading, play and seek it, download it, and find what it cost on the spend pag
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.pages_site import SECRET, sign_in, simulator_config, site, studio  # noqa: F401
 from videogen.services.jobs.submission import job_create, job_submit
@@ -19,9 +20,35 @@ def test_a_member_makes_a_video_and_watches_it_finish(page, studio, screenshot):
     sign_in(page, "maria")
     screenshot(page, "1-workspaces")
     page.get_by_role("link", name="Studio", exact=True).click()
+    quote = page.locator("#vg-quote")
+    length = page.get_by_label("Length", exact=True)
+
+    # Each model offers only its own options, and the price follows every change.
+    page.get_by_label("Model").select_option("minimax/hailuo-02")
+    expect(length.locator("option")).to_have_text(["6 seconds", "10 seconds"])
+    expect(page.get_by_label("Shape")).to_have_value("16:9")
+    expect(page.get_by_label("Shape").locator("option")).to_have_count(1)
+    expect(page.get_by_label("With sound")).to_have_count(0)
+    expect(page.get_by_text("Start from an image")).to_have_count(0)
+    expect(quote).to_contain_text("0.50 USD")  # a flat price per video
     page.get_by_label("Model").select_option(VEO)
-    page.get_by_label("Prompt").fill("A heron lifts off from a misty lake at dawn, slow motion")
-    page.get_by_label("Duration").fill("4")
+    expect(length.locator("option")).to_have_text(["4 seconds", "6 seconds", "8 seconds"])
+    expect(page.get_by_label("Resolution").locator("option")).to_have_text(["720p", "1080p"])
+    expect(page.get_by_label("With sound")).to_be_checked()
+    expect(page.get_by_label("Last frame (an image)")).to_have_count(1)
+    expect(length).to_have_value("6")  # carried over: this model has 6 s too
+    expect(quote).to_contain_text("2.40 USD")  # 6 s × 0.40 with sound
+    expect(quote).to_contain_text("Budget left this month50.00 USD")
+    length.select_option("8")
+    expect(quote).to_contain_text("3.20 USD")
+    page.get_by_label("With sound").uncheck()
+    expect(quote).to_contain_text("1.60 USD")  # 8 s × 0.20 silent
+    page.get_by_label("With sound").check()
+    length.select_option("4")
+    expect(quote).to_contain_text("After this video48.40 USD")
+    page.get_by_label("Describe your video").fill(
+        "A heron lifts off from a misty lake at dawn, slow motion"
+    )
     screenshot(page, "2-form")
     page.get_by_role("button", name="Create video").click()
     page.wait_for_url("**/jobs/*/")
