@@ -207,9 +207,9 @@ def test_an_invalid_request_shows_the_field_error_and_stores_nothing(
     assert response.status_code == 200
     form = response.context["form"]
     assert list(form.errors) == ["duration"]
-    assert form.has_error("duration")
-    assert "does not support duration 999" in form.errors["duration"][0]
-    assert b"does not support duration 999" in response.content
+    assert form.has_error("duration", "invalid_choice")  # the model offers 4, 6 or 8
+    assert "999 is not one of the available choices" in form.errors["duration"][0]
+    assert b'aria-invalid="true"' in response.content
     assert VideoJob.objects.count() == 0 and enqueued == []
 
 
@@ -243,14 +243,37 @@ def test_service_errors_on_fields_the_form_lacks_are_shown_above_it():
     assert form.non_field_errors() == ["size: Bad size.", "Whole request wrong."]
 
 
-def test_the_new_video_form_offers_the_request_schemas_choices_and_limits(
+def test_the_new_video_form_offers_only_what_the_chosen_model_takes(app_on_simulator, ws, member):
+    client = as_user(member)
+    url = reverse("videogen:workspace", args=[ws.slug])
+    form = client.get(url, {"model": VEO}).context["form"]
+    offered = {
+        name: [v for v, _ in f.choices] for name, f in form.fields.items() if hasattr(f, "choices")
+    }
+    assert offered["duration"] == [4, 6, 8]
+    assert offered["resolution"] == ["720p", "1080p"]
+    assert offered["aspect_ratio"] == ["16:9", "9:16"]
+    assert "size" not in form.fields  # Veo takes no exact size
+    assert form.fields["generate_audio"].initial is True and "seed" in form.fields
+    assert form.frame_types == ["first_frame", "last_frame"]
+    sora = client.get(url, {"model": "openai/sora-2"}).context["form"]
+    assert [v for v, _ in sora.fields["size"].choices] == ["", "1280x720", "720x1280"]
+    assert "seed" not in sora.fields and sora.frame_types == ["first_frame"]
+    hailuo = client.get(url, {"model": "minimax/hailuo-02"}).context["form"]
+    assert "generate_audio" not in hailuo.fields and hailuo.frame_types == []
+
+
+def test_a_model_that_restricts_nothing_gets_the_schemas_choices_and_limits(
     app_on_simulator, ws, member
 ):
-    from videogen.models import AspectRatio, Resolution
+    from videogen.models import AspectRatio, Resolution, VideoModel
     from videogen.services.jobs import request as schema
 
-    form = as_user(member).get(reverse("videogen:workspace", args=[ws.slug])).context["form"]
-    assert list(form.fields) == ["model", "prompt", "duration", "resolution", "aspect_ratio"]
+    VideoModel.objects.create(model_id="open/anything", name="Anything", pricing_skus={})
+    page = as_user(member).get(
+        reverse("videogen:workspace", args=[ws.slug]), {"model": "open/anything"}
+    )
+    form = page.context["form"]
     assert [v for v, _ in form.fields["resolution"].choices] == ["", *Resolution.values]
     assert [v for v, _ in form.fields["aspect_ratio"].choices] == ["", *AspectRatio.values]
     duration = schema.FIELDS_BY_NAME["duration"]
@@ -259,6 +282,7 @@ def test_the_new_video_form_offers_the_request_schemas_choices_and_limits(
         duration.max_value,
     )
     assert form.fields["prompt"].max_length == schema.MAX_PROMPT_CHARS
+    assert b"The model publishes no prices." in page.content
 
 
 def test_the_form_reports_every_rule_of_the_request_schema_at_once(
@@ -270,8 +294,8 @@ def test_the_form_reports_every_rule_of_the_request_schema_at_once(
     )
     errors = response.context["form"].errors.as_data()
     assert {field: [e.code for e in found] for field, found in errors.items()} == {
-        "duration": ["unsupported_by_model"],
-        "resolution": ["unsupported_by_model"],
+        "duration": ["invalid_choice"],
+        "resolution": ["invalid_choice"],
         "prompt": ["required"],
     }
     assert VideoJob.objects.count() == 0 and enqueued == []

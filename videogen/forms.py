@@ -316,18 +316,18 @@ class JobRequestForm(HygieneFormMixin, forms.Form):
             )
         for name, label in (("resolution", "Resolution"), ("aspect_ratio", "Shape")):
             offered = offers[name]
-            if offered == []:
+            if not offered:
                 continue
-            values = offered if offered is not None else None
-            if values is None:
-                fields[name] = _form_field(name)
-            else:
-                fields[name] = forms.ChoiceField(
-                    choices=[(v, self._choice_label(name, v)) for v in values],
-                    required=False,
-                    initial=values[0],
-                )
-            fields[name].label = label
+            column = schema.FIELDS_BY_NAME[name].capability.column
+            restricted = getattr(self.catalog_entry, column, None) is not None
+            choices = [(v, self._choice_label(name, v)) for v in offered]
+            fields[name] = forms.ChoiceField(
+                label=label,
+                # A model that lists its values gets one of them; any other, its default too.
+                choices=choices if restricted else _DEFAULT + choices,
+                required=False,
+                initial=offered[0] if restricted else "",
+            )
         if offers["size"]:
             fields["size"] = forms.ChoiceField(
                 label="Exact size",
@@ -399,12 +399,15 @@ class JobRequestForm(HygieneFormMixin, forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        if not self.errors:  # each field's own shape first, as the user typed it
-            try:
-                body = self._request_body()
-                self.job_request = schema.validate_job_request(body)
-            except ValidationError as err:
-                self.add_request_errors(err)
+        body = self._request_body()  # uploads and links: their own errors on their fields
+        try:
+            job_request = schema.validate_job_request(body)
+        except ValidationError as err:
+            # Every problem at once; a field whose shape was already refused keeps that error.
+            self.add_request_errors(err, skip=set(self.errors))
+        else:
+            if not self.errors:
+                self.job_request = job_request
         return cleaned
 
     def _request_body(self) -> dict[str, Any]:
@@ -465,11 +468,8 @@ class JobRequestForm(HygieneFormMixin, forms.Form):
                 continue
             references.append({"type": kind, kind: {"url": link}})
         if problems:
-            self.add_error(
-                "reference_urls" if data.get("reference_urls") else "reference_files", problems
-            )
-        if self.errors:
-            raise ValidationError([])  # the field errors above say it all
+            field = "reference_urls" if data.get("reference_urls") else "reference_files"
+            self.add_error(field, problems)
         if frames:
             body["frame_images"] = frames
         if references:
@@ -483,15 +483,17 @@ class JobRequestForm(HygieneFormMixin, forms.Form):
     # Request fields shown on another field of this form.
     _ERRORS_ON = {"frame_images": "first_frame_url", "input_references": "reference_urls"}
 
-    def add_request_errors(self, error: ValidationError) -> None:
+    def add_request_errors(self, error: ValidationError, *, skip: frozenset = frozenset()) -> None:
         """Show a service ``ValidationError``: its fields on the form's fields, the rest
-        (non-field errors and request fields this form does not have) above the form."""
+        (non-field errors and request fields this form does not have) above the form; none
+        on the fields in ``skip``."""
         if not hasattr(error, "error_dict"):
-            if error.messages:
-                self.add_error(None, error)
+            self.add_error(None, error)
             return
         for field, errors in error.error_dict.items():
             target = field if field in self.fields else self._ERRORS_ON.get(field)
+            if target in skip:
+                continue
             if target in self.fields:
                 self.add_error(target, errors)
             elif field == NON_FIELD_ERRORS:
