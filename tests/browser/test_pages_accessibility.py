@@ -62,7 +62,7 @@ def test_the_keyboard_reaches_the_form_and_the_jobs(page, studio):
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     page.keyboard.press("Enter")
     order = []
-    for _ in range(12):
+    for _ in range(40):
         page.keyboard.press("Tab")
         order.append(
             page.evaluate(
@@ -71,7 +71,8 @@ def test_the_keyboard_reaches_the_form_and_the_jobs(page, studio):
             )
         )
     # After the skip link: the workspace tabs, then the form top to bottom, then the jobs.
-    assert order.index("model") < order.index("prompt") < order.index("Create video")
+    assert order.index("prompt") < order.index("model") < order.index("duration")
+    assert order.index("duration") < order.index("Create video")
     assert order.index("Create video") < order.index("A lighthouse")
     focused = page.evaluate(
         "(s => s.outlineStyle + ' ' + s.outlineWidth)(getComputedStyle(document.activeElement))"

@@ -124,7 +124,8 @@ def test_unsuccessful_jobs_say_not_charged(page, studio, screenshot):
     page.goto(f"/videogen/w/{studio.slug}/jobs/{job.public_id}/")
     page.get_by_text("No video:").wait_for(timeout=30_000)
     assert page.locator(".vg-status").inner_text() == "Failed"
-    assert page.get_by_text("not charged").is_visible()
+    assert page.locator(".vg-cost").inner_text() == "not charged"
+    assert page.get_by_text("You are not charged for it.").is_visible()
     screenshot(page, "failed")
 
 
