@@ -7,13 +7,14 @@ import base64
 from decimal import Decimal
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
 from tests.factories import make_job, make_member, make_workspace
 from videogen import forms as page_forms
-from videogen.models import Role, VideoJob
+from videogen.models import OutputStatus, Role, VideoJob, VideoOutput
 
 pytestmark = pytest.mark.django_db
 
@@ -103,6 +104,11 @@ def test_an_uploaded_first_frame_is_stored_and_becomes_the_poster(
     assert f'href="{url}">uploaded image/png</a>' in job_page
     other = client_for(make_workspace("elsewhere"))
     assert other.get(url).status_code == 404
+    # Once the video is there, the frame is its poster.
+    VideoJob.objects.filter(pk=job.pk).update(status="completed")
+    output = VideoOutput(job=job, index=0, status=OutputStatus.STORED, content_type="video/mp4")
+    output.file.save("output-0.mp4", ContentFile(b"\0\0\0\x18ftypmp42"), save=True)
+    assert f'poster="{url}"' in client.get(response["Location"]).content.decode()
 
 
 def test_a_linked_frame_and_references_are_sent_as_given(ws, enqueued):
