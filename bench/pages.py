@@ -206,10 +206,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.other_jobs:,} in another; loaded and analysed in {loading.seconds:.0f} s "
                 f"(run {whole.seconds:.0f} s in all).",
             ),
-            "The keyset query reads the index `videogen_job_ws_created_idx` (workspace, "
-            "created_at DESC) from the cursor on: `created_at <= c AND (created_at < c OR "
-            "id < pk)`, 26 rows. OFFSET reads and throws away every row above the page, and "
-            "COUNT(*) all of the workspace's rows.",
+            "The keyset query asks for 26 rows from the cursor on (`created_at <= c AND "
+            "(created_at < c OR id < pk)`, newest first), which the index on (workspace, "
+            "created_at DESC) serves whatever the depth. OFFSET reads and throws away every "
+            "row above the page, and COUNT(*) all of the workspace's rows.",
         ],
         reproduce_note="a few minutes; drops and re-creates its database",
     )
