@@ -142,6 +142,39 @@ def wait_for(url: str, seconds: float = 20.0) -> bool:
     return False
 
 
+def banner(site_url: str, *, use_simulator: bool) -> str:
+    """What `make run` prints once everything answers: every URL of the demo."""
+    rows = [
+        ("Site", f"{site_url}/", "sign in; it leads to your workspaces"),
+        ("Sign in", f"{site_url}/accounts/login/", "the admin user printed above, or any member"),
+        ("Workspaces", f"{site_url}/videogen/", "make videos, watch them, see the spend"),
+        ("Demo", f"{site_url}/videogen/w/demo/", "the demo workspace"),
+        ("API token", f"{site_url}/videogen/token/", "your token for the REST API"),
+        ("REST API", f"{site_url}/videogen/api/", ""),
+        ("API docs", f"{site_url}/videogen/api/docs/", f"schema: {site_url}/videogen/api/schema/"),
+        ("Admin", f"{site_url}/admin/", "staff only"),
+        ("Webhook", f"{site_url}/videogen/webhooks/openrouter/", "where the provider calls back"),
+    ]
+    if use_simulator:
+        rows.append(
+            ("Simulator", f"http://127.0.0.1:{SIMULATOR_PORT}/api/v1", "OpenRouter stand-in")
+        )
+    else:
+        rows.append(("Provider", "OpenRouter", "OPENROUTER_API_KEY is set"))
+    lines = [
+        f"  {name + ':':<12}{url}" + (f"   ({note})" if note else "") for name, url, note in rows
+    ]
+    return "\n".join(
+        [
+            "",
+            "  videogen is running.",
+            *lines,
+            "  Ctrl-C stops the site, the qcluster and the simulator.",
+            "",
+        ]
+    )
+
+
 def main() -> int:
     watch = ParentWatch()
     env = os.environ.copy()
@@ -206,18 +239,7 @@ def serve(env: dict[str, str], *, watch: ParentWatch, use_simulator: bool, site_
                 wait_for(f"http://127.0.0.1:{SIMULATOR_PORT}/api/v1/videos/models")
                 subprocess.run(manage("videogen_sync_models"), env=env, check=False)  # noqa: S603
         wait_for(f"{site_url}/admin/login/")
-        print(
-            "\n"
-            f"  videogen is running.\n"
-            f"  Admin:      {site_url}/admin/   (login printed above)\n"
-            + (
-                f"  Simulator:  http://127.0.0.1:{SIMULATOR_PORT}/api/v1 (OpenRouter stand-in)\n"
-                if use_simulator
-                else "  Provider:   OpenRouter (OPENROUTER_API_KEY is set)\n"
-            )
-            + "  Ctrl-C stops the site, the qcluster and the simulator.\n",
-            flush=True,
-        )
+        print(banner(site_url, use_simulator=use_simulator), flush=True)
         while not stopping:
             for name, proc in processes:
                 if proc.poll() is not None and not stopping:

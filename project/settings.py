@@ -160,6 +160,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# The demo site's own stylesheet (static/site/); videogen's come with the app.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env("DJANGO_MEDIA_ROOT") or BASE_DIR / "media")
 STORAGES = {
@@ -169,7 +171,10 @@ STORAGES = {
     else {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-LOGIN_URL = "admin:login"
+# The site's own login (templates/registration/): members who are not staff sign in here; the
+# admin's login refuses them. `/` and a successful login lead to the member's workspaces.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "videogen:workspaces"
 
 # videogen's API takes JSON bodies up to 45 MiB (services.validation.MAX_REQUEST_BYTES), so a
 # request can carry data: media of up to 10 MiB each; Django's default stops bodies at 2.5 MiB.

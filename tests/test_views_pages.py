@@ -1,7 +1,9 @@
-"""The workspace web pages: who sees what, the "New video" form, refresh and output streaming."""
+"""The workspace web pages: who sees what, the "New video" form, refresh, the live parts,
+the job list's keyset pages, costs in words, and the stored video served with HTTP ranges."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -104,7 +106,7 @@ def test_anonymous_is_sent_to_login(job, name):
     for method in ("get", "post"):
         response = getattr(Client(), method)(url)
         assert response.status_code == 302
-        assert response["Location"].startswith(reverse("admin:login"))
+        assert response["Location"].startswith(reverse("login") + "?next=")
 
 
 @pytest.mark.parametrize("name", ["workspace", "job", "job-refresh", "job-output"])
@@ -117,7 +119,8 @@ def test_another_workspace_is_404_for_every_method(job, outsider, name, method):
 
 def test_another_workspace_is_not_listed(ws, outsider):
     response = as_user(outsider).get(reverse("videogen:workspaces"))
-    assert b"Elsewhere" in response.content and b"Studio" not in response.content
+    assert b'href="/videogen/w/elsewhere/"' in response.content
+    assert b"/videogen/w/studio/" not in response.content
 
 
 def test_an_unknown_job_is_404(ws, member):
@@ -204,9 +207,9 @@ def test_an_invalid_request_shows_the_field_error_and_stores_nothing(
     assert response.status_code == 200
     form = response.context["form"]
     assert list(form.errors) == ["duration"]
-    assert form.has_error("duration")
-    assert "does not support duration 999" in form.errors["duration"][0]
-    assert b"does not support duration 999" in response.content
+    assert form.has_error("duration", "invalid_choice")  # the model offers 4, 6 or 8
+    assert "999 is not one of the available choices" in form.errors["duration"][0]
+    assert b'aria-invalid="true"' in response.content
     assert VideoJob.objects.count() == 0 and enqueued == []
 
 
@@ -240,14 +243,37 @@ def test_service_errors_on_fields_the_form_lacks_are_shown_above_it():
     assert form.non_field_errors() == ["size: Bad size.", "Whole request wrong."]
 
 
-def test_the_new_video_form_offers_the_request_schemas_choices_and_limits(
+def test_the_new_video_form_offers_only_what_the_chosen_model_takes(app_on_simulator, ws, member):
+    client = as_user(member)
+    url = reverse("videogen:workspace", args=[ws.slug])
+    form = client.get(url, {"model": VEO}).context["form"]
+    offered = {
+        name: [v for v, _ in f.choices] for name, f in form.fields.items() if hasattr(f, "choices")
+    }
+    assert offered["duration"] == [4, 6, 8]
+    assert offered["resolution"] == ["720p", "1080p"]
+    assert offered["aspect_ratio"] == ["16:9", "9:16"]
+    assert "size" not in form.fields  # Veo takes no exact size
+    assert form.fields["generate_audio"].initial is True and "seed" in form.fields
+    assert form.frame_types == ["first_frame", "last_frame"]
+    sora = client.get(url, {"model": "openai/sora-2"}).context["form"]
+    assert [v for v, _ in sora.fields["size"].choices] == ["", "1280x720", "720x1280"]
+    assert "seed" not in sora.fields and sora.frame_types == ["first_frame"]
+    hailuo = client.get(url, {"model": "minimax/hailuo-02"}).context["form"]
+    assert "generate_audio" not in hailuo.fields and hailuo.frame_types == []
+
+
+def test_a_model_that_restricts_nothing_gets_the_schemas_choices_and_limits(
     app_on_simulator, ws, member
 ):
-    from videogen.models import AspectRatio, Resolution
+    from videogen.models import AspectRatio, Resolution, VideoModel
     from videogen.services.jobs import request as schema
 
-    form = as_user(member).get(reverse("videogen:workspace", args=[ws.slug])).context["form"]
-    assert list(form.fields) == ["model", "prompt", "duration", "resolution", "aspect_ratio"]
+    VideoModel.objects.create(model_id="open/anything", name="Anything", pricing_skus={})
+    page = as_user(member).get(
+        reverse("videogen:workspace", args=[ws.slug]), {"model": "open/anything"}
+    )
+    form = page.context["form"]
     assert [v for v, _ in form.fields["resolution"].choices] == ["", *Resolution.values]
     assert [v for v, _ in form.fields["aspect_ratio"].choices] == ["", *AspectRatio.values]
     duration = schema.FIELDS_BY_NAME["duration"]
@@ -256,6 +282,7 @@ def test_the_new_video_form_offers_the_request_schemas_choices_and_limits(
         duration.max_value,
     )
     assert form.fields["prompt"].max_length == schema.MAX_PROMPT_CHARS
+    assert b"The model publishes no prices." in page.content
 
 
 def test_the_form_reports_every_rule_of_the_request_schema_at_once(
@@ -267,8 +294,8 @@ def test_the_form_reports_every_rule_of_the_request_schema_at_once(
     )
     errors = response.context["form"].errors.as_data()
     assert {field: [e.code for e in found] for field, found in errors.items()} == {
-        "duration": ["unsupported_by_model"],
-        "resolution": ["unsupported_by_model"],
+        "duration": ["invalid_choice"],
+        "resolution": ["invalid_choice"],
         "prompt": ["required"],
     }
     assert VideoJob.objects.count() == 0 and enqueued == []
@@ -300,7 +327,7 @@ def test_refresh_of_a_finished_job_polls_nothing(ws, member, monkeypatch):
 def test_the_timeline_lists_the_events(ws, member, job):
     JobEvent.objects.create(job=job, from_status="queued", to_status="pending", source="poll")
     page = as_user(member).get(page_urls(job)["job"])
-    assert b"queued \xe2\x86\x92 pending" in page.content
+    assert "Queued → pending" in page.content.decode()
 
 
 def test_a_stored_output_plays_and_streams(
@@ -309,15 +336,17 @@ def test_a_stored_output_plays_and_streams(
     job = completed_job(ws)
     urls = page_urls(job)
     client = as_user(viewer)
-    assert b"not stored on this site yet" in client.get(urls["job"]).content
+    assert b"Copying the video to this site" in client.get(urls["job"]).content
     assert client.get(urls["job-output"]).status_code == 404  # not fetched yet
     outputs_fetch(job_id=job.pk)
-    page = client.get(urls["job"])
-    player = f'<video controls preload="metadata" src="{urls["job-output"]}">'
-    assert player in page.content.decode()
+    page = client.get(urls["job"]).content.decode()
+    assert f'src="{urls["job-output"]}"' in page and "<video controls" in page
+    assert f'href="{urls["job-output"]}?download=1" download>Download video' in page
     response = client.get(urls["job-output"])
     assert response.status_code == 200
     assert response["Content-Type"] == "video/mp4"
+    assert response["Accept-Ranges"] == "bytes"
+    assert response["Content-Disposition"].startswith('inline; filename="a-fox-')
     assert b"".join(response.streaming_content) == SAMPLE.read_bytes()
     missing = reverse("videogen:job-output", args=[ws.slug, job.public_id, 1])
     assert client.get(missing).status_code == 404
@@ -337,37 +366,83 @@ def test_an_output_whose_file_is_gone_is_404(
 # --- the jobs list ------------------------------------------------------------------------
 
 
-def test_jobs_are_paginated_newest_first(ws, member):
-    for n in range(30):
+def _older_link(content: bytes) -> str | None:
+    match = re.search(rb'href="\?older=([A-Za-z0-9_-]+)"', content)
+    return match[1].decode() if match else None
+
+
+def test_jobs_are_paginated_newest_first_by_keyset(ws, member):
+    for n in range(60):
         make_job(ws, prompt=f"prompt number {n:02d}")
     client = as_user(member)
     url = reverse("videogen:workspace", args=[ws.slug])
     first = client.get(url)
-    assert len(first.context["page"].object_list) == 25
-    assert b"prompt number 29" in first.content and b"prompt number 04" not in first.content
-    assert b"page 1 of 2" in first.content
-    second = client.get(url, {"page": 2})
-    assert len(second.context["page"].object_list) == 5
-    assert b"prompt number 00" in second.content
+    assert [j.prompt for j in first.context["page"].items][:2] == [
+        "prompt number 59",
+        "prompt number 58",
+    ]
+    assert b"Newer" not in first.content
+    second = client.get(url, {"older": _older_link(first.content)})
+    assert len(second.context["page"].items) == 25
+    assert second.context["page"].items[0].prompt == "prompt number 34"
+    assert b"Newest" in second.content and b"Newer" in second.content
+    third = client.get(url, {"older": _older_link(second.content)})
+    assert [j.prompt for j in third.context["page"].items] == [
+        f"prompt number {n:02d}" for n in range(9, -1, -1)
+    ]
+    assert _older_link(third.content) is None
+    back = client.get(url, {"newer": third.context["page"].newer})
+    assert [j.pk for j in back.context["page"].items] == [
+        j.pk for j in second.context["page"].items
+    ]
 
 
-def _workspace_page_queries(client, url) -> int:
-    with CaptureQueriesContext(connection) as queries:
-        assert client.get(url).status_code == 200
-    return len(queries)
-
-
-def test_workspace_page_query_count_does_not_grow_with_jobs(ws, member):
+def test_jobs_created_in_the_same_instant_are_each_listed_once(ws, member):
+    jobs = [make_job(ws, prompt=f"twin {n}") for n in range(30)]
+    VideoJob.objects.filter(pk__in=[j.pk for j in jobs]).update(created_at=jobs[0].created_at)
     client = as_user(member)
     url = reverse("videogen:workspace", args=[ws.slug])
-    for _ in range(5):
-        make_job(ws, created_by=member)
-    few = _workspace_page_queries(client, url)
-    for _ in range(25):
-        make_job(ws, created_by=member)
-    many = _workspace_page_queries(client, url)
-    # session, user, workspace, count, catalog (form), jobs, outputs (prefetch)
-    assert few == many <= 7
+    seen, older = [], None
+    while True:
+        response = client.get(url, {"older": older} if older else {})
+        seen += [j.pk for j in response.context["page"].items]
+        older = _older_link(response.content)
+        if older is None:
+            break
+    assert sorted(seen) == sorted(j.pk for j in jobs) and len(seen) == len(set(seen))
+
+
+def test_the_workspace_page_runs_no_offset_and_no_count_query(ws, member):
+    for n in range(30):
+        make_job(ws, prompt=f"prompt number {n:02d}")
+    client = as_user(member)
+    url = reverse("videogen:workspace", args=[ws.slug])
+    cursor = _older_link(client.get(url).content)
+    for params in ({}, {"older": cursor}):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url, params).status_code == 200
+        sql = " ".join(q["sql"].upper() for q in queries)
+        assert " OFFSET " not in sql and "COUNT(" not in sql
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["nonsense", "", "x" * 500, "MjAyNS0wMS0wMVQwMDowMDowMHwx", "\ud800", "AAAA\x00", "../../etc"],
+)
+def test_a_page_link_that_was_edited_is_a_clear_400(ws, member, cursor):
+    make_job(ws)
+    url = reverse("videogen:workspace", args=[ws.slug])
+    response = post_free_get(as_user(member), url, {"older": cursor})
+    if cursor == "":
+        assert response.status_code == 200  # no cursor: the first page
+        return
+    assert response.status_code == 400
+    assert b"This page link is not valid." in response.content
+
+
+def post_free_get(client, url: str, params: dict[str, str]):
+    """GET with the query string encoded as a browser would, invalid UTF-8 and all."""
+    return client.get(f"{url}?{urlencode(params, errors='surrogatepass')}")
 
 
 def test_jobs_created_from_the_page_record_the_web_source(app_on_simulator, enqueued):
@@ -451,5 +526,87 @@ def test_the_new_video_form_never_fails_and_stores_nothing_hostile(
     for job in VideoJob.objects.all():
         assert hygiene.text_problem(job.prompt) is None
         assert hygiene.text_problem(job.model, multiline=False) is None
-    listing = client.get(f"{url}?{urlencode({'page': page}, errors='surrogatepass')}")
-    assert listing.status_code == 200
+    listing = post_free_get(client, url, {"older": page})
+    assert listing.status_code in (200, 400)
+
+
+# --- the parts that update by themselves ----------------------------------------------------
+
+
+def htmx_get(client, url: str, target: str, **params):
+    return client.get(url, params, headers={"HX-Request": "true", "HX-Target": target})
+
+
+def test_the_job_list_asks_again_while_a_job_runs_and_stops_when_all_are_final(ws, member):
+    running = make_job(ws, status="in_progress", prompt="still rendering")
+    client = as_user(member)
+    url = reverse("videogen:workspace", args=[ws.slug])
+    page = client.get(url).content.decode()
+    assert 'id="vg-jobs" hx-get="/videogen/w/studio/" hx-trigger="every 2s"' in page
+    part = htmx_get(client, url, "vg-jobs")
+    assert part.status_code == 200
+    text = part.content.decode()
+    assert text.lstrip().startswith('<div id="vg-jobs"') and "<html" not in text
+    assert "In progress" in text and 'hx-trigger="every 2s"' in text
+    VideoJob.objects.filter(pk=running.pk).update(status="completed")
+    final = htmx_get(client, url, "vg-jobs").content.decode()
+    assert "Completed" in final and "hx-trigger" not in final
+
+
+def test_the_job_page_part_sends_the_video_only_when_it_changed(
+    app_on_simulator, enqueued, enqueued_fetches, media_storage, ws, member
+):
+    job = completed_job(ws)
+    client = as_user(member)
+    url = page_urls(job)["job"]
+    waiting = htmx_get(client, url, "vg-job-facts", shown="pending.making").content.decode()
+    assert 'id="vg-job-facts"' in waiting and "<html" not in waiting
+    assert (
+        'id="vg-job-media" class="vg-card" aria-labelledby="video-heading" hx-swap-oob="true"'
+        in waiting
+    )
+    assert "Copying the video to this site" in waiting
+    assert 'hx-trigger="every 2s"' in waiting  # the video is on its way
+    assert "Status: completed." in waiting  # said to screen readers
+    outputs_fetch(job_id=job.pk)
+    ready = htmx_get(client, url, "vg-job-facts", shown="completed.coming").content.decode()
+    assert "<video controls" in ready and "The video is ready to play." in ready
+    assert "hx-trigger" not in ready  # settled: cost known, video stored
+    again = htmx_get(client, url, "vg-job-facts", shown="completed.ready").content.decode()
+    assert "<video" not in again and "vg-announce" not in again
+
+
+# --- costs in words ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "cost", "says", "never"),
+    [
+        ({"status": "pending"}, None, "0.50 USD (estimate)", None),
+        ({"status": "unknown"}, None, "0.50 USD (estimate)", None),
+        ({"status": "failed"}, None, "not charged", "0.50"),
+        ({"status": "expired"}, None, "not charged", "0.50"),
+        ({"status": "cancelled"}, 0, "not charged", "0.50"),
+        ({"status": "failed"}, "0.3", "0.30 USD charged", "0.50"),
+        ({"status": "completed"}, "1.2", "1.20 USD", "0.50"),
+        ({"status": "completed"}, None, "cost not reported yet", None),
+        ({"status": "completed"}, "0.0035", "0.0035 USD", None),
+    ],
+)
+def test_costs_read_as_what_they_are(ws, member, fields, cost, says, never):
+    kwargs = {} if cost is None else {"cost": cost}
+    job = make_job(ws, estimated_cost=Decimal("0.5"), **fields, **kwargs)
+    client = as_user(member)
+    job_page = client.get(page_urls(job)["job"]).content.decode()
+    assert says in job_page
+    listing = client.get(page_urls(job)["workspace"]).content.decode()
+    if "estimate" in says:
+        assert "est. 0.50 USD" in listing  # short, in the table
+    elif "not reported" in says:
+        assert "cost pending" in listing
+    else:
+        assert says in listing
+    for text in (job_page, listing):
+        assert "~" not in text
+        if never:
+            assert never not in text

@@ -62,6 +62,20 @@ def jobs_for_user(*, user) -> QuerySet[VideoJob]:
     )
 
 
+# The request's media and the provider's raw answers: large, and no list shows them.
+_LIST_DEFERRED = ("provider_response", "usage", "unsigned_urls", "frame_images", "input_references")
+
+
+def jobs_of_workspace(*, workspace: Workspace) -> QuerySet[VideoJob]:
+    """A workspace's jobs for its job list, with their ledger row (the cost). ``workspace``
+    must come from ``workspace_for_user``: that lookup is the membership check."""
+    return (
+        VideoJob.objects.filter(workspace=workspace)
+        .select_related("usage_entry")
+        .defer(*_LIST_DEFERRED)
+    )
+
+
 def video_models_active() -> QuerySet[VideoModel]:
     """The catalog as the provider lists it now."""
     return VideoModel.objects.filter(is_active=True).order_by("model_id")

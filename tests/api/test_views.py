@@ -678,3 +678,17 @@ def test_unknown_api_paths_answer_json_404(team):
     # The catch-all leaves APPEND_SLASH alone: "jobs" still redirects to "jobs/".
     redirect = team.client("viewer").get(f"{API}/jobs")
     assert redirect.status_code == 301 and redirect["Location"] == f"{API}/jobs/"
+
+
+def test_an_unknown_api_path_is_the_apis_json_404_for_any_method_and_caller(settings):
+    from django.test import Client
+
+    settings.MIDDLEWARE = [
+        *settings.MIDDLEWARE,
+        "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    ]
+    client = Client(enforce_csrf_checks=True)
+    for method in ("get", "post", "delete"):
+        response = getattr(client, method)("/videogen/api/no-such-thing/")
+        assert response.status_code == 404, method
+        assert response.json()["code"] == "not_found"

@@ -3,12 +3,13 @@
 Against the running site, simulator and qcluster: the provider's signed webhook is answered
 204 and a forged one 401 (behind LoginRequiredMiddleware, CSRF and ATOMIC_REQUESTS); a job
 created through the API completes against the simulator and its video is stored; every
-admin page of videogen renders. Prints one line per check; exits non-zero on the first
-failure.
+admin page of videogen renders, and so do its workspace pages. Prints one line per check;
+exits non-zero on the first failure.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -22,6 +23,7 @@ import requests
 django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
+from django.contrib.staticfiles import finders  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 from django.urls import reverse  # noqa: E402
@@ -183,6 +185,40 @@ def check_admin_pages() -> None:
     ok(f"{len(pages)} admin pages render (changelists, change pages, usage report, download)")
 
 
+def check_workspace_pages() -> None:
+    """videogen's own pages in a host that has none of the demo's templates and no DRF
+    authtoken: its layout, stylesheet and htmx come with the wheel; the video seeks."""
+    with contextlib.suppress(RuntimeError):  # already set up by check_admin_pages
+        setup_test_environment()
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=USER))
+    job = VideoJob.objects.first()
+    slug = job.workspace.slug
+    pages = {
+        "workspaces": reverse("videogen:workspaces"),
+        "workspace": reverse("videogen:workspace", args=[slug]),
+        "job": reverse("videogen:job", args=[slug, job.public_id]),
+        "spend": reverse("videogen:workspace-spend", args=[slug]),
+        "token": reverse("videogen:api-token"),
+    }
+    for name, page in pages.items():
+        response = client.get(page)
+        if response.status_code != 200 or b"videogen/videogen.css" not in response.content:
+            fail(f"the {name} page {page} answered {response.status_code} without its stylesheet")
+    if b"does not issue API tokens" not in client.get(pages["token"]).content:
+        fail("the token page does not say that this host issues no tokens")
+    video = client.get(
+        reverse("videogen:job-output", args=[slug, job.public_id, 0]),
+        headers={"Range": "bytes=0-99"},
+    )
+    if video.status_code != 206 or video["Content-Range"].split("/")[0] != "bytes 0-99":
+        fail(f"a range of the video answered {video.status_code}")
+    for asset in ("videogen/videogen.css", "videogen/vendor/htmx-2.0.11/htmx.min.js"):
+        if not finders.find(asset):
+            fail(f"the wheel lacks the static file {asset}")
+    ok(f"{len(pages)} workspace pages render in the host's layout; the video answers ranges")
+
+
 def main() -> None:
     setup_data()
     check_processes_answer()
@@ -190,6 +226,7 @@ def main() -> None:
     provider_job_id = check_api_job_completes()
     check_webhooks(provider_job_id)
     check_admin_pages()
+    check_workspace_pages()
     print("host site: all checks passed", flush=True)
 
 

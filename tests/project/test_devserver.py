@@ -5,12 +5,15 @@ demo, and the demo stops when ``make`` alone is interrupted. A fresh SQLite data
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -132,6 +135,14 @@ def manage(run_dir: Path, *args: str, timeout: float = 120) -> subprocess.Comple
     )
 
 
+def url_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # follows redirects
+            return response.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
 def test_commands_in_another_terminal_join_the_demo_and_make_alone_can_stop_it(make_run):
     env_file = make_run.run_dir / "env"
     assert "VIDEOGEN_SIMULATOR_URL=" in env_file.read_text()
@@ -142,6 +153,17 @@ def test_commands_in_another_terminal_join_the_demo_and_make_alone_can_stop_it(m
     )
     assert submitted.returncode == 0, submitted.stdout + submitted.stderr
     assert "Completed; cost" in submitted.stdout
+
+    # The banner lists every URL of the demo, and each one answers (not 404, not 5xx).
+    log = make_run.log_path.read_text()
+    banner = log[log.index("videogen is running") :]
+    urls = re.findall(r"^  [A-Za-z ]+:\s+(http://\S+)", banner, re.MULTILINE)
+    assert len(urls) == 10, banner
+    site = urls[0]
+    for url in urls[:-1]:  # the site's own; the last is the simulator's base URL
+        assert url.startswith(site) and url_status(url) not in (404, 500, 502, 503), url
+    assert url_status(urls[-1] + "/videos/models") == 401  # the simulator wants its key
+    assert "/accounts/login/" in banner and "/videogen/token/" in banner
 
     make_run.seen.update(descendants(make_run.pid))
     os.kill(make_run.pid, signal.SIGINT)  # to make alone, not to its process group

@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import uuid
 
+from django.contrib.auth.decorators import login_not_required
 from django.http import FileResponse, JsonResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import mixins, status, viewsets
@@ -348,6 +350,9 @@ class WorkspaceViewSet(
         return Response(s.UsageReportSerializer(report_as_json(report)).data)
 
 
+@csrf_exempt  # any method, any caller: the API's own 404, as DRF's views answer (they are exempt)
+@login_not_required
 def api_not_found(request, *args, **kwargs):
-    """Any other path under the API: the API's JSON 404, not the site's HTML page."""
+    """Any other path under the API: the API's JSON 404, not the site's HTML page (nor a CSRF
+    403 or a redirect to the host's login)."""
     return JsonResponse({"detail": str(NotFound.default_detail), "code": "not_found"}, status=404)

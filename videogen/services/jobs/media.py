@@ -189,3 +189,47 @@ def media_describe(inner: dict[str, Any]) -> dict[str, Any]:
             "sha256": None,
         }
     return {"url": url, "media_type": None, "size_bytes": None, "sha256": None}
+
+
+@dataclass(frozen=True)
+class JobInput:
+    """One media input of a job as the pages show it: an https:// URL given by the user, or a
+    file the site stored from a ``data:`` URL (``storage_name``)."""
+
+    field: str
+    index: int
+    kind: str  # image_url, audio_url or video_url
+    frame_type: str  # first_frame / last_frame for frame images, "" otherwise
+    url: str | None
+    storage_name: str | None
+    media_type: str | None
+    sha256: str | None
+
+    @property
+    def storage(self):
+        """Where ``storage_name`` is kept (the outputs' storage)."""
+        return _storage()
+
+
+def job_inputs(*, job: VideoJob) -> list[JobInput]:
+    """The job's frame images and input references, in request order."""
+    inputs = []
+    for field, index, kind, inner in _media_parts(job.request_payload()):
+        part = (getattr(job, field) or [])[index]
+        reference = inner.get(STORED)
+        reference = reference if isinstance(reference, dict) else {}
+        url = inner.get("url")
+        is_https = isinstance(url, str) and url[:8].lower() == "https://"
+        inputs.append(
+            JobInput(
+                field=field,
+                index=index,
+                kind=kind,
+                frame_type=part.get("frame_type") or "",
+                url=url if is_https else None,
+                storage_name=reference.get("name"),
+                media_type=reference.get("media_type"),
+                sha256=reference.get("sha256"),
+            )
+        )
+    return inputs
