@@ -399,6 +399,23 @@ def test_a_cost_that_never_comes_is_flagged_for_staff(site, late_cost_job):
     assert "has not reported this job's cost" in late_cost_job.last_error
 
 
+def test_a_flagged_missing_cost_that_arrives_by_poll_now_clears_the_flag(
+    site, late_cost_job, admin_client
+):
+    site.configure(LATE_COST_MAX_SECONDS=0)
+    reconcile_sweep()
+    assert VideoJob.objects.get(pk=late_cost_job.pk).needs_attention
+    for _ in range(3):  # staff press Poll now until the provider has the cost
+        admin_client.post(
+            reverse("admin:videogen_videojob_changelist"),
+            {"action": "poll_jobs_now", "_selected_action": [late_cost_job.pk]},
+        )
+    assert_cost_arrived_once(site, late_cost_job)
+    late_cost_job.refresh_from_db()
+    assert not late_cost_job.needs_attention
+    assert late_cost_job.last_error == "" and late_cost_job.failure_reason == ""
+
+
 # --- the ledger proven against the provider's own record --------------------------------------
 
 

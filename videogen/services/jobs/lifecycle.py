@@ -46,6 +46,9 @@ _FROM_PROVIDER = {
     VideoStatus.EXPIRED: JobStatus.EXPIRED,
 }
 
+# ``failure_reason`` of a completed job flagged because its cost never came; cleared when
+# the cost does.
+COST_NOT_REPORTED = "cost_not_reported"
 _UNSUCCESSFUL = frozenset({JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED})
 
 
@@ -212,6 +215,9 @@ def _try_transition(
             if ledger.writes:
                 # The provider's usage answer, kept as sent beside the ledger row it wrote.
                 updates["usage"] = _usage_json(ledger.usage)
+            if ledger.cost is not None and job.failure_reason == COST_NOT_REPORTED:
+                # The cost staff were told about has come: nothing is left for them to do.
+                updates.update(needs_attention=False, failure_reason="", last_error="")
         if final_status == JobStatus.COMPLETED and relevant:
             _schedule_cost_poll(job, updates, cost=ledger.cost, now=now, just_completed=allowed)
 

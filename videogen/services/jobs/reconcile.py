@@ -39,6 +39,7 @@ from videogen.provider.errors import ProviderError, ProviderNotFound
 from videogen.provider.types import VideoJobSnapshot
 from videogen.services import queue
 from videogen.services.jobs.lifecycle import (
+    COST_NOT_REPORTED,
     job_apply_snapshot,
     job_transition,
     status_from_provider,
@@ -220,6 +221,7 @@ def jobs_end_follow_ups(*, now: datetime) -> tuple[int, int]:
         lease_until=None,
         lease_token=None,
         needs_attention=True,
+        failure_reason=COST_NOT_REPORTED,
         last_error=MISSING_COST_MESSAGE.format(seconds=videogen_settings.LATE_COST_MAX_SECONDS),
     )
     return ended, flagged
@@ -573,4 +575,10 @@ def job_poll_now(*, job_id: int) -> SweepReport:
         job = _polled_jobs().get(pk=job_id)
         report.claimed = 1
         _poll_and_apply([job], report, concurrency=1, progress=None)
+        # The reschedule writes only jobs the sweep still polls; a job polled on demand
+        # outside that set (a cost flagged as missing) is let go here, so the next Poll now
+        # is not refused for the lease's length.
+        VideoJob.objects.filter(pk=job_id, lease_token=token).update(
+            lease_until=None, lease_token=None
+        )
     return report
