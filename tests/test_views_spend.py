@@ -77,7 +77,7 @@ def test_admins_see_spend_per_day_by_model_with_totals(ws):
     assert text.count("<rect ") == 3
     assert "<title>Jun 3, Google: Veo 3.1: 2.40 USD</title>" in text
     assert "<title>Jun 17, OpenAI: Sora 2: 1.20 USD</title>" in text
-    assert 'role="img" aria-labelledby="chart-title chart-desc"' in text
+    assert 'role="img" aria-labelledby="vg-chart-title vg-chart-desc"' in text
     assert "the most on Jun 3 (2.80 USD)" in text
 
 

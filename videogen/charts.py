@@ -1,23 +1,25 @@
-"""The spend page's chart: spend per day, stacked by model, as SVG geometry for a template.
+"""Spend per day (or month) stacked by model, as the geometry of a server-rendered SVG.
 
-Server-side, no JavaScript: ``spend_chart`` turns a ``MonthSpend`` into rectangles, axis
-ticks and a legend; ``videogen/includes/spend_chart.html`` draws them. Coordinates are
-computed with ``Decimal`` like the money they draw. Colours keep at least 3:1 contrast with
-the white background (WCAG's rule for graphics), and every bar names its numbers in a
-``<title>``; the page also gives the same numbers as a table.
+One chart for the workspace's spend page and the admin's usage report: no JavaScript and no
+chart library. ``spend_chart`` turns a usage report grouped by period and model into bars,
+axis ticks and a legend, in SVG user units; ``videogen/includes/spend_chart.html`` only
+draws them. Colours keep at least 3:1 contrast with a white background (WCAG's rule for
+graphics) and every bar names its numbers in a ``<title>``; past ``MAX_SERIES - 1`` models
+the smallest are summed as "other models".
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_CEILING, Decimal
 
 from videogen.services.money.display import money
-from videogen.services.money.spend import MonthSpend
+from videogen.services.money.reports import UsageReport
 
-WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 64, 8, 12, 28
+WIDTH, HEIGHT = 960, 280
+LEFT, RIGHT, TOP, BOTTOM = 72, 12, 12, 32
 PALETTE = (
     "#4338ca",
     "#b45309",
@@ -26,135 +28,198 @@ PALETTE = (
     "#0369a1",
     "#6d28d9",
     "#4d7c0f",
-    "#b91c1c",
+    "#57606a",  # the last series: "other models" when there are more
 )
-OTHER_COLOUR = "#57606a"
-_PLACES = Decimal("0.1")
-_STEPS = (Decimal(1), Decimal(2), Decimal("2.5"), Decimal(5))
-
-
-def _q(value: Decimal) -> Decimal:
-    return value.quantize(_PLACES, rounding=ROUND_HALF_UP)
+MAX_SERIES = len(PALETTE)
+MAX_X_LABELS = 12
+# Past this many days the chart is drawn per month; past MAX_PERIODS it is not drawn.
+DAILY_UP_TO_DAYS = 92
+MAX_PERIODS = 240
+OTHER = "other models"
 
 
 @dataclass(frozen=True)
-class Segment:
-    x: Decimal
-    y: Decimal
-    width: Decimal
-    height: Decimal
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    series: int
     colour: str
-    label: str
+    title: str
 
 
 @dataclass(frozen=True)
-class Tick:
-    position: Decimal
-    label: str
-
-
-@dataclass(frozen=True)
-class LegendItem:
-    name: str
+class Series:
+    index: int
+    model: str  # the model's id, or OTHER
+    name: str  # what the legend says
+    total: Decimal
     colour: str
-
-
-@dataclass(frozen=True)
-class Chart:
-    width: int
-    height: int
-    left: int
-    right_edge: int
-    baseline: int
-    segments: list[Segment]
-    y_ticks: list[Tick]
-    x_ticks: list[Tick]
-    legend: list[LegendItem]
-    colours: dict[str, str]  # model id -> colour, for the totals table's swatches
-    summary: str  # the chart in one sentence, for screen readers
 
     @property
-    def is_empty(self) -> bool:
-        return not self.segments
+    def total_text(self) -> str:
+        return money(self.total)
 
 
-def nice_ceiling(value: Decimal) -> Decimal:
-    """The smallest 1, 2, 2.5 or 5 × 10ⁿ at or above ``value`` (a round top for the axis)."""
-    if value <= 0:
-        return Decimal(1)
-    exponent = value.adjusted()
-    for power in (exponent, exponent + 1):
-        scale = Decimal(10) ** power
-        for step in _STEPS:
-            if step * scale >= value:
-                return step * scale
-    return Decimal(10) ** (exponent + 1)  # pragma: no cover (the loop always returns)
+@dataclass
+class SpendChart:
+    period: str  # "day" or "month"
+    width: int = WIDTH
+    height: int = HEIGHT
+    bars: list[Bar] = field(default_factory=list)
+    x_labels: list[tuple[float, str]] = field(default_factory=list)
+    y_ticks: list[tuple[float, str]] = field(default_factory=list)
+    legend: list[Series] = field(default_factory=list)
+    busiest: tuple[str, Decimal] | None = None  # the highest stack: its label and amount
+    left: int = LEFT
+
+    @property
+    def empty(self) -> bool:
+        return not self.bars
+
+    @property
+    def plot_right(self) -> int:
+        return self.width - RIGHT
+
+    @property
+    def plot_bottom(self) -> int:
+        return self.height - BOTTOM
+
+    @property
+    def axis_x(self) -> int:
+        return self.left - 6
+
+    @property
+    def label_y(self) -> int:
+        return self.plot_bottom + 20
+
+    @property
+    def colours(self) -> dict[str, str]:
+        """Model id → colour, for swatches in a table beside the chart."""
+        return {s.model: s.colour for s in self.legend}
+
+    @property
+    def summary(self) -> str:
+        """The chart in words, for screen readers."""
+        total = sum((s.total for s in self.legend), Decimal(0))
+        text = f"Spend per {self.period}, stacked by model: {money(total)} in total"
+        if self.busiest is None:
+            return text + "; nothing was spent."
+        label, amount = self.busiest
+        parts = "; ".join(f"{s.name}: {s.total_text}" for s in self.legend)
+        return f"{text}; the most on {label} ({money(amount)}). {parts}."
 
 
-def _day_label(day: date) -> str:
-    return f"{day:%b} {day.day}"
+def chart_period(start: date, end: date) -> str | None:
+    """``"day"`` for ranges up to ``DAILY_UP_TO_DAYS`` days, else ``"month"``; ``None``
+    when even months would be too many bars to read."""
+    days = (end - start).days + 1
+    if days <= DAILY_UP_TO_DAYS:
+        return "day"
+    months = (end.year - start.year) * 12 + end.month - start.month + 1
+    return "month" if months <= MAX_PERIODS else None
 
 
-def spend_chart(spend: MonthSpend) -> Chart:
-    colours = {
-        m.model: PALETTE[i] if i < len(PALETTE) else OTHER_COLOUR
-        for i, m in enumerate(spend.models)
-    }
-    names = {m.model: m.name for m in spend.models}
-    top = nice_ceiling(max((d.total for d in spend.days), default=Decimal(0)))
-    plot_width = Decimal(WIDTH - LEFT - RIGHT)
-    plot_height = Decimal(HEIGHT - TOP - BOTTOM)
-    baseline = Decimal(HEIGHT - BOTTOM)
-    slot = plot_width / len(spend.days)
-    bar = slot * Decimal("0.7")
-    segments = []
-    for index, day in enumerate(spend.days):
-        x = Decimal(LEFT) + slot * index + (slot - bar) / 2
-        y = baseline
-        for model in (m.model for m in spend.models):
-            cost = day.by_model.get(model)
-            if not cost:
-                continue
-            height = plot_height * cost / top
-            y -= height
-            segments.append(
-                Segment(
-                    x=_q(x),
-                    y=_q(y),
-                    width=_q(bar),
-                    height=max(_q(height), _PLACES),
-                    colour=colours[model],
-                    label=f"{_day_label(day.day)}, {names[model]}: {money(cost)}",
-                )
+def _periods(start: date, end: date, period: str) -> list[date]:
+    if period == "day":
+        return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    months, current = [], start.replace(day=1)
+    while current <= end:
+        months.append(current)
+        current = (current + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def nice_step(top: Decimal, ticks: int = 4) -> Decimal:
+    """A round step (1, 2, 2.5 or 5 × 10ⁿ) so that ``ticks`` steps reach ``top``."""
+    raw = top / ticks
+    exponent = raw.adjusted()
+    for mantissa in (1, 2, Decimal("2.5"), 5, 10):
+        step = Decimal(mantissa).scaleb(exponent)
+        if step >= raw:
+            return step
+    return Decimal(10).scaleb(exponent)  # pragma: no cover - 10 always fits
+
+
+def _label(day: date, period: str) -> str:
+    return f"{day:%b} {day.day}" if period == "day" else f"{day:%b %Y}"
+
+
+def spend_chart(
+    report: UsageReport,
+    period: str,
+    *,
+    names: Mapping[str, str] | None = None,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+) -> SpendChart:
+    """``report`` must be grouped by ``(period, "model")``; ``names`` maps model ids to what
+    the legend and the bars' titles say (the ids themselves by default)."""
+    chart = SpendChart(period=period, width=width, height=height)
+    totals: dict[str, Decimal] = {}
+    cells: dict[tuple[date, str], Decimal] = {}
+    for row in report.rows:
+        when, model = row.keys[period], row.keys["model"]
+        totals[model] = totals.get(model, Decimal(0)) + row.cost
+        cells[(when, model)] = cells.get((when, model), Decimal(0)) + row.cost
+    ranked = sorted(totals, key=lambda m: (-totals[m], m))
+    shown = ranked if len(ranked) <= MAX_SERIES else ranked[: MAX_SERIES - 1]
+    series_of = {m: i for i, m in enumerate(shown)}
+    other = len(shown)
+    names = names or {}
+    chart.legend = [
+        Series(i, m, names.get(m, m), totals[m], PALETTE[i]) for i, m in enumerate(shown)
+    ]
+    if len(shown) < len(ranked):
+        rest = sum((totals[m] for m in ranked[len(shown) :]), Decimal(0))
+        chart.legend.append(Series(other, OTHER, OTHER, rest, PALETTE[other]))
+
+    periods = _periods(report.start, report.end, period)
+    stacks: list[list[tuple[int, Decimal]]] = []
+    for when in periods:
+        stack: dict[int, Decimal] = {}
+        for model in ranked:
+            amount = cells.get((when, model))
+            if amount:
+                index = series_of.get(model, other)
+                stack[index] = stack.get(index, Decimal(0)) + amount
+        stacks.append(sorted(stack.items()))
+    heights = [sum((a for _, a in s), Decimal(0)) for s in stacks]
+    highest = max(heights, default=Decimal(0))
+    if highest <= 0:
+        return chart
+    busiest = heights.index(highest)
+    chart.busiest = (_label(periods[busiest], period), highest)
+
+    step = nice_step(highest)
+    top = step * (highest / step).to_integral_value(rounding=ROUND_CEILING)
+    plot_h = chart.plot_bottom - TOP
+    plot_w = chart.plot_right - chart.left
+
+    def y_of(amount: Decimal) -> float:
+        return round(chart.plot_bottom - float(amount / top) * plot_h, 2)
+
+    tick = Decimal(0)
+    while tick <= top:
+        chart.y_ticks.append((y_of(tick), money(tick, "")))
+        tick += step
+
+    slot = plot_w / len(periods)
+    bar_w = round(max(slot * 0.78, 1), 2)
+    every = max(1, -(-len(periods) // MAX_X_LABELS))
+    by_index = {s.index: s for s in chart.legend}
+    for i, (when, stack) in enumerate(zip(periods, stacks, strict=True)):
+        x = round(chart.left + i * slot + (slot - bar_w) / 2, 2)
+        if i % every == 0:
+            chart.x_labels.append((round(x + bar_w / 2, 2), _label(when, period)))
+        base = Decimal(0)
+        for index, amount in stack:
+            low, high = y_of(base), y_of(base + amount)
+            series = by_index[index]
+            title = f"{_label(when, period)}, {series.name}: {money(amount)}"
+            chart.bars.append(
+                Bar(x, high, bar_w, max(round(low - high, 2), 0.1), index, series.colour, title)
             )
-    y_ticks = [
-        Tick(position=_q(baseline - plot_height * i / 4), label=money(top * i / 4, ""))
-        for i in range(5)
-    ]
-    x_ticks = [
-        Tick(position=_q(Decimal(LEFT) + slot * index + slot / 2), label=str(day.day.day))
-        for index, day in enumerate(spend.days)
-        if day.day.day == 1 or day.day.day % 5 == 0
-    ]
-    busiest = max(spend.days, key=lambda d: d.total)
-    summary = (
-        f"Spend per day in {spend.first:%B %Y}, stacked by model: {money(spend.total)} in total"
-        + (
-            f"; the most on {_day_label(busiest.day)} ({money(busiest.total)})."
-            if busiest.total
-            else "; nothing was spent."
-        )
-    )
-    return Chart(
-        width=WIDTH,
-        height=HEIGHT,
-        left=LEFT,
-        right_edge=WIDTH - RIGHT,
-        baseline=HEIGHT - BOTTOM,
-        segments=segments,
-        y_ticks=y_ticks,
-        x_ticks=x_ticks,
-        legend=[LegendItem(names[m.model], colours[m.model]) for m in spend.models],
-        colours=colours,
-        summary=summary,
-    )
+            base += amount
+    return chart

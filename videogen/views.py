@@ -369,7 +369,9 @@ def workspace_spend(request: HttpRequest, slug: str) -> HttpResponse:
         name = f"spend-{workspace.slug}-{spend.first:%Y-%m}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
-    context.update(spend=spend, chart=spend_chart(spend))
+    names = {m.model: m.name for m in spend.models}
+    chart = spend_chart(spend.report, "day", names=names, width=720, height=260)
+    context.update(spend=spend, chart=chart)
     return render(request, "videogen/workspace_spend.html", context)
 
 

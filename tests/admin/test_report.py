@@ -67,8 +67,8 @@ def test_the_chart_stacks_each_days_spend_by_model(admin_client, ledger):
     chart = response.context["chart"]
     assert chart.period == "day" and len(chart.x_labels) <= 12
     bars = re.findall(r'<rect class="vg-series-(\d)" [^>]*><title>([^<]*)</title>', page)
-    assert ("0", "Mar 1 · google/veo-3.1: 1.50 USD") in bars
-    assert ("1", "Mar 1 · openai/sora-2: 0.833333 USD") in bars  # both workspaces
+    assert ("0", "Mar 1, google/veo-3.1: 1.50 USD") in bars
+    assert ("1", "Mar 1, openai/sora-2: 0.833333 USD") in bars  # both workspaces
     assert len(bars) == 4
     assert 'google/veo-3.1 <span class="vg-quiet">3.50 USD</span>' in page  # the legend
 

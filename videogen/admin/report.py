@@ -14,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from videogen.admin.chart import chart_period, spend_chart
+from videogen.charts import chart_period, spend_chart
 from videogen.forms import UsageReportForm
 from videogen.models import UsageEntry
 from videogen.services.money.display import money
