@@ -93,7 +93,7 @@ class JobFilter(django_filters.FilterSet):
     def filter_workspace(self, queryset, name, value):
         # ``workspace_id = (SELECT id … WHERE slug = …)``: one value, so PostgreSQL walks the
         # (workspace, created_at) index in order; a join on the slug would make it sort.
-        by_slug = Workspace.objects.filter(slug=value).values("pk")[:1]
+        by_slug = Workspace.objects.filter(slug=value).order_by().values("pk")[:1]
         return queryset.filter(workspace_id=Subquery(by_slug))
 
 
