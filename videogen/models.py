@@ -300,8 +300,18 @@ class VideoJob(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["status", "next_poll_at"], name="videogen_job_due_idx"),
-            models.Index(fields=["workspace", "-created_at"], name="videogen_job_ws_created_idx"),
-            models.Index(fields=["workspace", "status"], name="videogen_job_ws_status_idx"),
+            # A workspace's jobs in the API's and the pages' orders (either direction: an index
+            # is walked backwards as well), whole or by status; the id breaks ties.
+            models.Index(
+                fields=["workspace", "-created_at", "-id"], name="videogen_job_ws_created_id_idx"
+            ),
+            models.Index(
+                fields=["workspace", "-updated_at", "-id"], name="videogen_job_ws_updated_idx"
+            ),
+            models.Index(
+                fields=["workspace", "status", "-created_at", "-id"],
+                name="videogen_job_ws_st_created_idx",
+            ),
             # Recently finished jobs: the sweep's search for outputs never fetched.
             models.Index(fields=["status", "finished_at"], name="videogen_job_finished_idx"),
             # The admin's job list: newest first, whole or by status, and what needs staff.

@@ -24,6 +24,7 @@ from videogen.models import (
     AspectRatio,
     BudgetPolicy,
     JobStatus,
+    OutputStatus,
     Resolution,
     Role,
     VideoJob,
@@ -326,10 +327,13 @@ class JobSerializer(serializers.ModelSerializer):
     def get_outputs(self, job: VideoJob) -> list[dict]:
         if job.status != JobStatus.COMPLETED:
             return []
-        stored = getattr(job, "stored_outputs", None)
-        if stored is None:  # not fetched through the selector
-            stored = list(job.outputs.filter(status="stored").order_by("index"))
-        by_index = {output.index: output for output in stored}
+        if hasattr(job, "stored_outputs"):  # the selector's annotation: None when none
+            stored = job.stored_outputs or []
+        else:
+            stored = job.outputs.filter(status=OutputStatus.STORED).values(
+                "index", "size_bytes", "content_type", "sha256"
+            )
+        by_index = {output["index"]: output for output in stored}
         count = max([len(job.unsigned_urls or []), 1, *(i + 1 for i in by_index)])
         request = self.context.get("request")
         base = reverse("videogen:api:job-content", kwargs={"id": job.public_id})
@@ -343,9 +347,9 @@ class JobSerializer(serializers.ModelSerializer):
                     "index": index,
                     "url": f"{base}?index={index}",
                     "stored": output is not None,
-                    "size_bytes": output.size_bytes if output else None,
-                    "content_type": (output.content_type or None) if output else None,
-                    "sha256": (output.sha256 or None) if output else None,
+                    "size_bytes": output["size_bytes"] if output else None,
+                    "content_type": (output["content_type"] or None) if output else None,
+                    "sha256": (output["sha256"] or None) if output else None,
                 }
             )
         return result

@@ -1,14 +1,84 @@
-"""Enqueue videogen's tasks with django-q2, by dotted path (services never import tasks)."""
+"""Enqueue videogen's tasks with django-q2, by dotted path (services never import tasks).
+
+Every enqueue goes through one broker per process (``broker``): django-q2's ``async_task``
+otherwise builds a broker per call, which on Redis is a new client, a new connection pool
+and a new TCP connection for every task (issue #15).
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django_q.brokers import Broker, get_broker
+from django_q.conf import Conf
 from django_q.tasks import async_task
 
 from videogen.conf import videogen_settings
 
 logger = logging.getLogger(__name__)
+
+_broker_lock = threading.Lock()
+_broker: tuple[tuple, Broker] | None = None  # (what it was built from, the broker)
+
+
+def _broker_key() -> tuple:
+    # What django-q2's get_broker builds from, read when it is called: a change (a test's
+    # queue name, another Redis) means another broker. The pid: a forked child makes its own
+    # (a client's sockets are not to be shared across a fork).
+    return (
+        os.getpid(),
+        Conf.CLUSTER_NAME,
+        Conf.BROKER_CLASS,
+        Conf.ORM,
+        repr(Conf.REDIS),
+        Conf.DJANGO_REDIS,
+        Conf.IRON_MQ is not None,
+        repr(Conf.SQS),
+        repr(Conf.MONGO),
+    )
+
+
+def broker() -> Broker:
+    """This process's django-q2 broker, built once and shared by every thread (a Redis
+    client is thread-safe: it takes a connection from its pool for each command; the ORM
+    broker makes a queryset per call, on the calling thread's connection)."""
+    global _broker
+    key = _broker_key()
+    current = _broker
+    if current is not None and current[0] == key:
+        return current[1]
+    with _broker_lock:
+        if _broker is None or _broker[0] != key:
+            _broker = (key, get_broker())
+        return _broker[1]
+
+
+def broker_reset() -> None:
+    """Forget the shared broker: the next enqueue builds a new one."""
+    global _broker
+    with _broker_lock:
+        _broker = None
+
+
+@receiver(setting_changed)
+def _broker_reset_on_q_cluster_change(*, setting, **kwargs):
+    if setting == "Q_CLUSTER":
+        broker_reset()
+
+
+def _broker_forget_after_fork() -> None:
+    # A forked child builds its own client (the pid in the key would see to that too) and
+    # must not inherit a lock another thread of the parent held at the fork.
+    global _broker, _broker_lock
+    _broker, _broker_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_broker_forget_after_fork)
 
 SUBMIT_TASK = "videogen.tasks.submit_job"
 FETCH_OUTPUTS_TASK = "videogen.tasks.fetch_outputs"
@@ -24,6 +94,7 @@ def _enqueue(task: str, job_id: int, name: str, recovery: str, **options) -> boo
             job_id,
             sync=videogen_settings.TASKS_SYNC,
             task_name=f"{name}-{job_id}",
+            broker=broker(),
             **options,
         )
     except Exception:
@@ -75,7 +146,12 @@ def enqueue_catalog_sync() -> bool:
     """Queue a sync of the model catalog (staff's *Sync now*). ``False`` when the broker
     refused it (the schedule still syncs it)."""
     try:
-        async_task(SYNC_MODELS_TASK, sync=videogen_settings.TASKS_SYNC, task_name="videogen-sync")
+        async_task(
+            SYNC_MODELS_TASK,
+            sync=videogen_settings.TASKS_SYNC,
+            task_name="videogen-sync",
+            broker=broker(),
+        )
     except Exception:
         logger.exception("videogen: could not enqueue the catalog sync (the schedule runs it)")
         return False

@@ -1,0 +1,125 @@
+"""Enqueueing through django-q2: one broker per process, whatever the number of tasks.
+
+The Redis variant runs in CI's PostgreSQL pass, which has ``REDIS_URL`` (the site's
+``Q_CLUSTER`` is then on django-q2's Redis broker); on SQLite the ORM broker is used.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+from django_q.brokers import Broker
+from django_q.conf import Conf
+from django_q.signing import SignedPackage
+
+from videogen.services import queue
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def brokers_built(monkeypatch) -> list[Broker]:
+    """Every django-q2 broker built from here on (each Redis broker is a new client)."""
+    built: list[Broker] = []
+    init = Broker.__init__
+
+    def counting_init(self, *args, **kwargs):
+        built.append(self)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(Broker, "__init__", counting_init)
+    return built
+
+
+@pytest.fixture
+def own_queue(monkeypatch, settings):
+    """A queue of this test's own (others' tasks may wait in the default one), tasks sent
+    to the broker (not run in process), and no broker left over from another test."""
+    settings.VIDEOGEN = {**getattr(settings, "VIDEOGEN", {}), "TASKS_SYNC": False}
+    name = f"videogen-test-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setattr(Conf, "CLUSTER_NAME", name)
+    monkeypatch.setattr(Conf, "PREFIX", name)
+    queue.broker_reset()
+    yield name
+    queue.broker().purge_queue()
+    queue.broker_reset()
+
+
+def _queued_polls() -> list[int]:
+    """The job ids of the poll tasks waiting in the queue (taken off it)."""
+    broker = queue.broker()
+    jobs = []
+    while batch := broker.dequeue():
+        for ack_id, payload in batch:
+            task = SignedPackage.loads(payload)
+            assert task["func"] == queue.POLL_TASK
+            jobs.append(task["args"][0])
+            broker.acknowledge(ack_id)
+    return sorted(jobs)
+
+
+def _enqueue_from_threads(job_ids: list[int], threads: int) -> None:
+    failures = []
+
+    def work(share):
+        try:
+            for job_id in share:
+                if not queue.enqueue_poll(job_id):
+                    failures.append(job_id)
+        finally:
+            connection.close()  # the ORM broker's, opened by this thread
+
+    workers = [threading.Thread(target=work, args=(job_ids[n::threads],)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert failures == []
+
+
+def _many_tasks_one_broker(brokers_built) -> None:
+    job_ids = list(range(1, 61))
+    for job_id in job_ids[:20]:
+        assert queue.enqueue_poll(job_id)
+    _enqueue_from_threads(job_ids[20:], threads=8)
+    assert len(brokers_built) == 1
+    assert _queued_polls() == job_ids  # every task reached the queue, each once
+
+
+def test_enqueuing_many_tasks_builds_one_broker(own_queue, brokers_built):
+    _many_tasks_one_broker(brokers_built)
+
+
+@pytest.mark.postgres
+def test_enqueuing_many_tasks_opens_one_redis_client(own_queue, brokers_built):
+    if not os.environ.get("REDIS_URL"):
+        pytest.fail(
+            "This test needs REDIS_URL (django-q2's Redis broker) next to a PostgreSQL "
+            "DATABASE_URL, as in CI's PostgreSQL pass; it is not skipped there."
+        )
+    assert django_settings.Q_CLUSTER.get("redis") == os.environ["REDIS_URL"]
+    _many_tasks_one_broker(brokers_built)
+    assert type(queue.broker()).__module__ == "django_q.brokers.redis_broker"
+
+
+def test_another_queue_or_broker_setting_gets_a_broker_of_its_own(
+    own_queue, brokers_built, monkeypatch, settings
+):
+    assert queue.enqueue_poll(1)
+    other = f"{own_queue}-other"
+    monkeypatch.setattr(Conf, "CLUSTER_NAME", other)
+    assert queue.enqueue_poll(2)
+    assert [b.list_key.removeprefix("django_q:").removesuffix(":q") for b in brokers_built] == [
+        own_queue,
+        other,
+    ]
+    assert _queued_polls() == [2]
+    monkeypatch.setattr(Conf, "CLUSTER_NAME", own_queue)
+    settings.Q_CLUSTER = {**django_settings.Q_CLUSTER}  # setting_changed: built again
+    assert _queued_polls() == [1]
+    assert len(brokers_built) == 3
