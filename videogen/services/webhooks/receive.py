@@ -58,6 +58,7 @@ from videogen.provider.signing import (
 )
 from videogen.provider.types import VideoJobSnapshot, VideoStatus, VideoUsage, parse_status
 from videogen.services.jobs.lifecycle import ConcurrentUpdateError, job_apply_snapshot
+from videogen.services.rows import insert_unless_taken
 
 logger = logging.getLogger(__name__)
 
@@ -186,9 +187,12 @@ def webhook_replay(*, delivery_id: int) -> WebhookAnswer:
         return WebhookAnswer(400, str(err), delivery.pk)
     started = time.monotonic()
     plan = _plan(envelope, delivery.callback_ref)
-    with transaction.atomic():
-        list(WebhookDelivery.objects.select_for_update().filter(pk=delivery.pk).values("pk"))
-        return _apply(delivery.pk, plan, started)
+    try:
+        with transaction.atomic():
+            list(WebhookDelivery.objects.select_for_update().filter(pk=delivery.pk).values("pk"))
+            return _apply(WebhookDelivery(pk=delivery.pk), plan, started)
+    except _PAYLOAD_ERRORS as err:
+        return _mark_unapplied(delivery.pk, err)
 
 
 # --- the pipeline ---------------------------------------------------------------------------
@@ -236,33 +240,95 @@ def _receive(body: bytes | None, headers: Mapping[str, str], callback_ref: str) 
     if found and found[0][1] in _DONE:
         return WebhookAnswer(204, "Duplicate delivery; already processed.", found[0][0])
     if found:
-        delivery_id = found[0][0]
-    else:
-        try:
-            with transaction.atomic():
-                delivery_id = WebhookDelivery.objects.create(
-                    idempotency_key=key,
-                    idempotency_header_mismatch=bool(claimed) and claimed != (key or ""),
-                    event_type=envelope.event_type,
-                    provider_job_id=envelope.provider_job_id,
-                    callback_ref=callback_ref,
-                    headers=_stored_headers(headers),
-                    body=envelope.text,
-                    signature_valid=signature_valid,
-                ).pk
-        except IntegrityError:
-            # A concurrent delivery of the same event won the insert: it processes it.
-            winner = WebhookDelivery.objects.filter(idempotency_key=key).only("pk").first()
-            return WebhookAnswer(204, "Duplicate delivery; already received.", winner and winner.pk)
-        except (DataError, ValueError) as err:  # not foreseen by _parse: still not a 5xx
-            return _acknowledge_unprocessable(
-                body=body,
-                headers=headers,
-                reason=hygiene.printable(f"Delivery could not be stored: {err}", 2000),
-                signature_valid=signature_valid,
-                callback_ref=callback_ref,
-            )
-    return _process_claimed(delivery_id, envelope, callback_ref)
+        # Stored by an earlier attempt that did not finish (a 503): lock it and apply.
+        return _process_claimed(found[0][0], envelope, callback_ref)
+    delivery = WebhookDelivery(
+        idempotency_key=key,
+        idempotency_header_mismatch=bool(claimed) and claimed != (key or ""),
+        event_type=envelope.event_type,
+        provider_job_id=envelope.provider_job_id,
+        callback_ref=callback_ref,
+        headers=_stored_headers(headers),
+        body=envelope.text,
+        signature_valid=signature_valid,
+    )
+    return _process_new(delivery, envelope, body, headers)
+
+
+def _process_new(
+    delivery: WebhookDelivery, envelope: _Envelope, body: bytes, headers: Mapping[str, str]
+) -> WebhookAnswer:
+    """Apply a first delivery and store it with its outcome in one transaction.
+
+    The job's change and the delivery row commit together or not at all, so the delivery
+    is written last, already knowing its outcome. Its idempotency key is claimed by
+    ``INSERT … ON CONFLICT DO NOTHING``: of concurrent copies of one event, those that find
+    the key taken roll back (their apply changed nothing: the job row lock made them wait for
+    the winner's commit) and answer as duplicates. Nothing here takes a savepoint.
+    """
+    started = time.monotonic()
+    plan = _plan(envelope, delivery.callback_ref)
+    try:
+        with transaction.atomic():
+            answer = _apply(delivery, plan, started)
+            if answer is None:
+                raise _AlreadyReceived
+            return answer
+    except _AlreadyReceived:
+        winner = (
+            WebhookDelivery.objects.filter(idempotency_key=delivery.idempotency_key)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        return WebhookAnswer(204, "Duplicate delivery; already received.", winner)
+    except _PAYLOAD_ERRORS as err:
+        # Everything rolled back; the delivery is recorded on its own and acknowledged.
+        return _store_unapplied(delivery, body, headers, err)
+    except (DatabaseError, InterfaceError):
+        # Keep the delivery if the database lets us, for staff to see; the provider's
+        # retry applies it (webhook_receive answers 503).
+        _store_received(delivery)
+        raise
+
+
+class _AlreadyReceived(Exception):
+    """A concurrent copy of the event stored its delivery first: roll back, a duplicate."""
+
+
+def _store_unapplied(
+    delivery: WebhookDelivery, body: bytes, headers: Mapping[str, str], err: BaseException
+) -> WebhookAnswer:
+    """A verified event that could not be applied: keep it under its key (a retry is a
+    duplicate) and answer 200 so the provider stops; the poller finishes the job."""
+    delivery.outcome = WebhookOutcome.UNPROCESSABLE
+    delivery.error = hygiene.printable(f"{type(err).__name__}: {err}", 2000)
+    delivery.processed_at = timezone.now()
+    try:
+        with transaction.atomic():
+            stored = insert_unless_taken(delivery, unique_field="idempotency_key")
+    except (DataError, ValueError) as store_err:  # not foreseen by _parse: still not a 5xx
+        return _acknowledge_unprocessable(
+            body=body,
+            headers=headers,
+            reason=hygiene.printable(f"Delivery could not be stored: {store_err}", 2000),
+            signature_valid=delivery.signature_valid,
+            callback_ref=delivery.callback_ref,
+        )
+    if not stored:
+        return WebhookAnswer(204, "Duplicate delivery; already received.")
+    return WebhookAnswer(
+        200, "Event recorded but not applied; the job is left for the poller.", delivery.pk
+    )
+
+
+def _store_received(delivery: WebhookDelivery) -> None:
+    """Best effort, after a database error: the delivery as received, not yet processed."""
+    delivery.pk, delivery.outcome = None, WebhookOutcome.RECEIVED
+    try:
+        with transaction.atomic():
+            insert_unless_taken(delivery, unique_field="idempotency_key")
+    except (DatabaseError, InterfaceError, ValueError):
+        logger.warning("videogen: could not keep a webhook delivery after a database error")
 
 
 def _process_claimed(delivery_id: int, envelope: _Envelope, callback_ref: str) -> WebhookAnswer:
@@ -275,21 +341,35 @@ def _process_claimed(delivery_id: int, envelope: _Envelope, callback_ref: str) -
     """
     started = time.monotonic()
     plan = _plan(envelope, callback_ref)
-    with transaction.atomic():
-        outcome = next(
-            iter(
-                WebhookDelivery.objects.select_for_update(skip_locked=True)
-                .filter(pk=delivery_id)
-                .order_by()
-                .values_list("outcome", flat=True)[:1]
-            ),
-            None,
-        )
-        if outcome is None:
-            return WebhookAnswer(204, "Duplicate delivery; being processed.", delivery_id)
-        if outcome in _DONE:
-            return WebhookAnswer(204, "Duplicate delivery; already processed.", delivery_id)
-        return _apply(delivery_id, plan, started)
+    try:
+        with transaction.atomic():
+            outcome = next(
+                iter(
+                    WebhookDelivery.objects.select_for_update(skip_locked=True)
+                    .filter(pk=delivery_id)
+                    .order_by()
+                    .values_list("outcome", flat=True)[:1]
+                ),
+                None,
+            )
+            if outcome is None:
+                return WebhookAnswer(204, "Duplicate delivery; being processed.", delivery_id)
+            if outcome in _DONE:
+                return WebhookAnswer(204, "Duplicate delivery; already processed.", delivery_id)
+            return _apply(WebhookDelivery(pk=delivery_id), plan, started)
+    except _PAYLOAD_ERRORS as err:
+        return _mark_unapplied(delivery_id, err)
+
+
+def _mark_unapplied(delivery_id: int, err: BaseException) -> WebhookAnswer:
+    WebhookDelivery.objects.filter(pk=delivery_id).update(
+        outcome=WebhookOutcome.UNPROCESSABLE,
+        error=hygiene.printable(f"{type(err).__name__}: {err}", 2000),
+        processed_at=timezone.now(),
+    )
+    return WebhookAnswer(
+        200, "Event recorded but not applied; the job is left for the poller.", delivery_id
+    )
 
 
 def _plan(envelope: _Envelope, callback_ref: str) -> _Plan:
@@ -353,8 +433,10 @@ def _job_for_event(envelope: _Envelope, callback_ref: str) -> tuple[int | None, 
     return job_id, True
 
 
-def _apply(delivery_id: int, plan: _Plan, started: float) -> WebhookAnswer:
-    """Apply a plan and write the delivery's outcome (the caller holds the row's lock)."""
+def _apply(delivery: WebhookDelivery, plan: _Plan, started: float) -> WebhookAnswer | None:
+    """Apply a plan and write the delivery's outcome, in the caller's transaction (which
+    holds the stored delivery's lock, or writes a new one). A payload error propagates and
+    leaves that transaction to roll back. None: a new delivery's key was taken meanwhile."""
     outcome, message, error, status_code = plan.outcome, plan.message, plan.error, 204
     if outcome == WebhookOutcome.ERROR:
         status_code = 503
@@ -367,12 +449,8 @@ def _apply(delivery_id: int, plan: _Plan, started: float) -> WebhookAnswer:
                 source=EventSource.WEBHOOK,
                 fields={"provider_job_id": plan.snapshot.id} if plan.bind else None,
                 message=bound if plan.bind else "",
+                savepoint=False,
             )
-        except _PAYLOAD_ERRORS as err:
-            # The lifecycle's savepoint rolled back; this row's transaction is intact.
-            outcome, status_code = WebhookOutcome.UNPROCESSABLE, 200
-            message = "Event recorded but not applied; the job is left for the poller."
-            error = hygiene.printable(f"{type(err).__name__}: {err}", 2000)
         except ConcurrentUpdateError as err:
             outcome, status_code, error = WebhookOutcome.ERROR, 503, str(err)
             message = "The job is too busy; retry later."
@@ -384,14 +462,23 @@ def _apply(delivery_id: int, plan: _Plan, started: float) -> WebhookAnswer:
             )
             if plan.bind and result.changed:
                 message += " Bound to its provider job by the callback reference."
-    WebhookDelivery.objects.filter(pk=delivery_id).update(
-        outcome=outcome,
-        job_id=plan.job_id,
-        error=error,
-        processed_at=timezone.now(),
-        processing_ms=int((time.monotonic() - started) * 1000),
-    )
-    return WebhookAnswer(status_code, message, delivery_id)
+    outcome_fields = {
+        "outcome": outcome,
+        "job_id": plan.job_id,
+        "error": error,
+        "processed_at": timezone.now(),
+        "processing_ms": int((time.monotonic() - started) * 1000),
+    }
+    if delivery.pk is not None:
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(**outcome_fields)
+    else:
+        for name, value in outcome_fields.items():
+            setattr(delivery, name, value)
+        if delivery.idempotency_key is None:
+            delivery.save(force_insert=True)
+        elif not insert_unless_taken(delivery, unique_field="idempotency_key"):
+            return None
+    return WebhookAnswer(status_code, message, delivery.pk)
 
 
 # --- verification and parsing ---------------------------------------------------------------
