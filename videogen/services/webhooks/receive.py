@@ -41,6 +41,8 @@ from django.db import (
     IntegrityError,
     InterfaceError,
     OperationalError,
+    connections,
+    router,
     transaction,
 )
 from django.utils import timezone
@@ -230,18 +232,12 @@ def _receive(body: bytes | None, headers: Mapping[str, str], callback_ref: str) 
 
     key = envelope.idempotency_key
     claimed = (_header(headers, IDEMPOTENCY_HEADER) or "").strip()
-    # Cheap path for retries: one indexed read answers a duplicate (the key is unique, so
-    # neither an ORDER BY nor a model instance is needed).
-    found = key is not None and list(
-        WebhookDelivery.objects.filter(idempotency_key=key)
-        .order_by()
-        .values_list("pk", "outcome")[:1]
-    )
-    if found and found[0][1] in _DONE:
-        return WebhookAnswer(204, "Duplicate delivery; already processed.", found[0][0])
-    if found:
+    seen = _seen(key, envelope.provider_job_id) if key is not None else _NOTHING_SEEN
+    if seen.outcome in _DONE:
+        return WebhookAnswer(204, "Duplicate delivery; already processed.", seen.delivery_id)
+    if seen.delivery_id is not None:
         # Stored by an earlier attempt that did not finish (a 503): lock it and apply.
-        return _process_claimed(found[0][0], envelope, callback_ref)
+        return _process_claimed(seen.delivery_id, envelope, callback_ref)
     delivery = WebhookDelivery(
         idempotency_key=key,
         idempotency_header_mismatch=bool(claimed) and claimed != (key or ""),
@@ -252,11 +248,49 @@ def _receive(body: bytes | None, headers: Mapping[str, str], callback_ref: str) 
         body=envelope.text,
         signature_valid=signature_valid,
     )
-    return _process_new(delivery, envelope, body, headers)
+    return _process_new(delivery, envelope, body, headers, seen.job_id)
+
+
+@dataclass(frozen=True)
+class _Seen:
+    delivery_id: int | None  # the delivery stored under the event's key, if any
+    outcome: str | None  # … and its outcome
+    job_id: int | None  # the job with the event's provider job id, if any
+
+
+_NOTHING_SEEN = _Seen(None, None, None)
+
+
+def _seen(key: str, provider_job_id: str) -> _Seen:
+    """One indexed round trip: a retry is answered by it alone, and a first delivery learns
+    its job without a second one. (Raw SQL: building this query through the ORM cost more
+    CPU than the rest of a duplicate's handling in the receiver; see docs/benchmarks.md.)"""
+    delivery, job = WebhookDelivery._meta, VideoJob._meta
+    connection = connections[router.db_for_read(WebhookDelivery)]
+    quote = connection.ops.quote_name
+
+    def column(meta, name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    # Only the models' quoted names are formatted in; both values are parameters.
+    sql = (
+        f"SELECT d.{quote(delivery.pk.column)}, d.{column(delivery, 'outcome')}, "  # noqa: S608
+        f"(SELECT j.{quote(job.pk.column)} FROM {quote(job.db_table)} j "
+        f"WHERE j.{column(job, 'provider_job_id')} = %s) "
+        f"FROM (SELECT 1) one LEFT JOIN {quote(delivery.db_table)} d "
+        f"ON d.{column(delivery, 'idempotency_key')} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [provider_job_id, key])
+        return _Seen(*cursor.fetchone())
 
 
 def _process_new(
-    delivery: WebhookDelivery, envelope: _Envelope, body: bytes, headers: Mapping[str, str]
+    delivery: WebhookDelivery,
+    envelope: _Envelope,
+    body: bytes,
+    headers: Mapping[str, str],
+    job_id: int | None,
 ) -> WebhookAnswer:
     """Apply a first delivery and store it with its outcome in one transaction.
 
@@ -267,7 +301,7 @@ def _process_new(
     the winner's commit) and answer as duplicates. Nothing here takes a savepoint.
     """
     started = time.monotonic()
-    plan = _plan(envelope, delivery.callback_ref)
+    plan = _plan(envelope, delivery.callback_ref, job_id, job_looked_up=True)
     try:
         with transaction.atomic():
             answer = _apply(delivery, plan, started)
@@ -372,11 +406,18 @@ def _mark_unapplied(delivery_id: int, err: BaseException) -> WebhookAnswer:
     )
 
 
-def _plan(envelope: _Envelope, callback_ref: str) -> _Plan:
-    """Decide what the event does, reading (and polling the provider) without any lock."""
+def _plan(
+    envelope: _Envelope,
+    callback_ref: str,
+    job_id: int | None = None,
+    *,
+    job_looked_up: bool = False,
+) -> _Plan:
+    """Decide what the event does, reading (and polling the provider) without any lock.
+    With ``job_looked_up``, ``job_id`` is the job with the event's provider job id (or None)."""
     if not envelope.handled:
         return _Plan(WebhookOutcome.IGNORED, f"Event type {envelope.event_type!r} not handled.")
-    job_id, bind = _job_for_event(envelope, callback_ref)
+    job_id, bind = _job_for_event(envelope, callback_ref, job_id, job_looked_up)
     if job_id is None:
         return _Plan(WebhookOutcome.UNKNOWN_JOB, "No job with this provider id; recorded.")
     if videogen_settings.WEBHOOK_CONFIRM_BY_POLLING:
@@ -397,22 +438,29 @@ def _plan(envelope: _Envelope, callback_ref: str) -> _Plan:
     return _Plan(WebhookOutcome.PROCESSED, "", job_id, snapshot, bind=bind)
 
 
-def _job_for_event(envelope: _Envelope, callback_ref: str) -> tuple[int | None, bool]:
+def _job_for_event(
+    envelope: _Envelope, callback_ref: str, job_id: int | None, looked_up: bool
+) -> tuple[int | None, bool]:
     """``(job id, bind)``: the site's job an event is about (or None), and whether it must be
     bound to the event's provider job id because its submission's answer never arrived.
 
     By the provider's job id first. Else by ``callback_ref``, the opaque ``?ref=`` token each
     submission's callback URL carries: it names a job that has no provider id yet (outcome
     unknown, or abandoned), which the provider created after all. The model must agree.
+    With ``looked_up``, ``job_id`` is the job the provider's id names, already read.
     """
-    # provider_job_id is unique: at most one row, no ORDER BY needed.
-    known = list(
-        VideoJob.objects.filter(provider_job_id=envelope.provider_job_id)
-        .order_by()
-        .values_list("pk", flat=True)[:1]
-    )
-    if known:
-        return known[0], False
+    if not looked_up:
+        # provider_job_id is unique: at most one row, no ORDER BY needed.
+        job_id = next(
+            iter(
+                VideoJob.objects.filter(provider_job_id=envelope.provider_job_id)
+                .order_by()
+                .values_list("pk", flat=True)[:1]
+            ),
+            None,
+        )
+    if job_id is not None:
+        return job_id, False
     if not callback_ref:
         return None, False
     candidate = list(
