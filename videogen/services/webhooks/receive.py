@@ -14,12 +14,16 @@ worth keeping so staff can see and replay them:
    the provider stops resending it; the poller finishes its job;
 4. the idempotency key is derived from what the signature covers (``<data.id>-<status>``);
    the ``X-OpenRouter-Idempotency-Key`` header is recorded and ignored when it disagrees.
-   A key already processed is a duplicate → 204 after one indexed read (a concurrent insert
-   re-reads the winner);
-5. the event is prepared outside any transaction (its job; with
-   ``WEBHOOK_CONFIRM_BY_POLLING`` the provider's own answer), then applied through the
-   lifecycle function while the delivery row is locked → 204. An unknown job or event type is
-   recorded and answered 204.
+   One indexed read answers a duplicate (a key already processed → 204) and finds the job
+   of a first delivery;
+5. the event is prepared outside any transaction (with ``WEBHOOK_CONFIRM_BY_POLLING`` the
+   provider's own answer), then, in ONE transaction without savepoints, applied through the
+   lifecycle function and the delivery stored with its outcome under its key (``INSERT …
+   ON CONFLICT DO NOTHING``: a concurrent copy that finds the key taken rolls back and
+   answers as a duplicate) → 204. An unknown job or event type is recorded and answered
+   204. A delivery stored earlier and left unfinished (a 503) is locked and applied. An
+   error the payload causes while applying rolls it all back; the delivery is then stored
+   ``unprocessable`` under its key and acknowledged (200).
 
 503 only when the database is unavailable (or the confirmation poll failed), so the provider
 retries; an error caused by the payload is never answered 5xx. Only verified deliveries claim
@@ -357,7 +361,8 @@ def _store_unapplied(
 
 def _store_received(delivery: WebhookDelivery) -> None:
     """Best effort, after a database error: the delivery as received, not yet processed."""
-    delivery.pk, delivery.outcome = None, WebhookOutcome.RECEIVED
+    delivery.pk, delivery.outcome, delivery.error = None, WebhookOutcome.RECEIVED, ""
+    delivery.job, delivery.processed_at, delivery.processing_ms = None, None, None
     try:
         with transaction.atomic():
             insert_unless_taken(delivery, unique_field="idempotency_key")
