@@ -82,8 +82,9 @@ class OpenRouterWebhookView(View):
     """POST endpoint for ``callback_url``: verify, store, apply, answer (see services.webhooks).
 
     Works in any host site: CSRF-exempt (the signature is the authentication), exempt from
-    Django's ``LoginRequiredMiddleware``, and out of ``ATOMIC_REQUESTS`` so the delivery
-    record survives a failure while processing and no provider call runs in a transaction.
+    Django's ``LoginRequiredMiddleware``, and out of ``ATOMIC_REQUESTS`` so the receiver's
+    own transaction decides what commits (an unapplicable delivery is still stored) and no
+    provider call runs in a transaction.
     """
 
     http_method_names = ["post"]

@@ -108,6 +108,7 @@ def job_transition(
     expect_from: Iterable[str] | None = None,
     allow_retry: bool = False,
     provider_final: bool = False,
+    savepoint: bool = True,
 ) -> Transition:
     """Move job ``job_id`` to ``to_status`` if the lifecycle allows it.
 
@@ -119,6 +120,9 @@ def job_transition(
     ``usage`` writes the ledger entry (once) when the job is terminal; a cost that was null
     and now arrives updates the entry once, with an audit event. ``expect_from`` restricts
     the statuses the move may start from (a claim: ``queued → submitting``).
+    ``savepoint=False`` joins the caller's transaction without a savepoint of its own: an
+    error then leaves the caller's whole transaction to roll back (the webhook receiver,
+    which writes its delivery row in the same transaction).
     """
     if source not in EventSource.values:
         raise ValueError(f"unknown event source {source!r}")
@@ -138,6 +142,7 @@ def job_transition(
             expected=expected,
             allow_retry=allow_retry,
             provider_final=provider_final,
+            savepoint=savepoint,
         )
         if result is not None:
             return result
@@ -157,10 +162,11 @@ def _try_transition(
     expected: frozenset[str] | None,
     allow_retry: bool,
     provider_final: bool,
+    savepoint: bool,
 ) -> Transition | None:
     """One compare-and-set attempt; ``None`` when another writer got there first."""
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoint):
         job = VideoJob.objects.select_for_update().get(pk=job_id)
         current = job.status
         if expected is not None and current not in expected:
@@ -296,11 +302,12 @@ def job_apply_snapshot(
     source: str,
     fields: Mapping[str, Any] | None = None,
     message: str = "",
+    savepoint: bool = True,
 ) -> Transition:
     """Apply one observation of the provider job (a poll, a webhook, the POST's answer).
 
     ``fields`` are extra columns written only with the transition (the submitter's
-    ``provider_job_id``, ``submitted_at``…).
+    ``provider_job_id``, ``submitted_at``…); ``savepoint`` as for ``job_transition``.
     """
     target = status_from_provider(snapshot.status)
     mirror: dict[str, Any] = {"provider_status": snapshot.raw_status}
@@ -334,4 +341,5 @@ def job_apply_snapshot(
         payload={"provider": snapshot.raw} if snapshot.raw else {},
         message=message,
         provider_final=provider_final,
+        savepoint=savepoint,
     )

@@ -1,7 +1,11 @@
 """The ledger's write: one row per job, the only place a job's cost is stored.
 
 The lifecycle calls this inside the job's locked transaction when a terminal job reports
-usage: ``ledger_plan`` reads the row (if any) and decides, ``ledger_write`` writes it. A cost
+usage: ``ledger_plan`` reads the row (if any) and decides, ``ledger_write`` writes it, with
+``INSERT … ON CONFLICT DO NOTHING`` so that the one-row-per-job rule holds without a
+savepoint in the caller's transaction. (The read is a statement of its own, after the job's
+lock: joined to the locking read, PostgreSQL would return the row as it was before a lock
+wait, without a ledger row the previous lock holder wrote.) A cost
 that is ``null`` first and a number later fills the row once and leaves an audit event; a
 *different* number after a known one is logged and ignored, so the ledger never silently
 changes. This module never imports the lifecycle (it keeps its own logger).
@@ -14,10 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
-
 from videogen.models import JobEvent, UsageEntry, VideoJob
 from videogen.provider.types import VideoUsage
+from videogen.services.rows import insert_unless_taken
 
 logger = logging.getLogger(__name__)
 
@@ -59,19 +62,27 @@ def ledger_write(*, job: VideoJob, plan: LedgerPlan, source: str, now: datetime)
     """Carry out ``plan`` for ``job`` (its row locked by the caller); the job's cached ledger
     row is kept current, so ``job.cost`` reads what was written."""
     if plan.creates:
-        try:
-            with transaction.atomic():
-                job.usage_entry = UsageEntry.objects.create(
-                    job=job,
-                    workspace_id=job.workspace_id,
-                    model=job.model,
-                    cost=plan.usage.cost,
-                    is_byok=plan.usage.is_byok,
-                    duration=job.duration,
-                    resolution=job.resolution,
-                    completed_at=job.finished_at or now,
-                )
-        except IntegrityError:
+        if plan.usage.cost is not None and plan.usage.cost < 0:
+            # The table's check constraint would refuse it and abort the caller's transaction.
+            logger.warning(
+                "videogen: job %s reported a negative cost %s; no ledger entry written",
+                job.public_id,
+                plan.usage.cost,
+            )
+            return
+        entry = UsageEntry(
+            job=job,
+            workspace_id=job.workspace_id,
+            model=job.model,
+            cost=plan.usage.cost,
+            is_byok=plan.usage.is_byok,
+            duration=job.duration,
+            resolution=job.resolution,
+            completed_at=job.finished_at or now,
+        )
+        if insert_unless_taken(entry, unique_field="job"):
+            job.usage_entry = entry
+        else:
             # Unreachable while the job row is locked; kept so a second row can never exist.
             logger.warning("videogen: ledger entry for job %s already existed", job.public_id)
         return

@@ -14,12 +14,16 @@ worth keeping so staff can see and replay them:
    the provider stops resending it; the poller finishes its job;
 4. the idempotency key is derived from what the signature covers (``<data.id>-<status>``);
    the ``X-OpenRouter-Idempotency-Key`` header is recorded and ignored when it disagrees.
-   A key already processed is a duplicate → 204 after one indexed read (a concurrent insert
-   re-reads the winner);
-5. the event is prepared outside any transaction (its job; with
-   ``WEBHOOK_CONFIRM_BY_POLLING`` the provider's own answer), then applied through the
-   lifecycle function while the delivery row is locked → 204. An unknown job or event type is
-   recorded and answered 204.
+   One indexed read answers a duplicate (a key already processed → 204) and finds the job
+   of a first delivery;
+5. the event is prepared outside any transaction (with ``WEBHOOK_CONFIRM_BY_POLLING`` the
+   provider's own answer), then, in ONE transaction without savepoints, applied through the
+   lifecycle function and the delivery stored with its outcome under its key (``INSERT …
+   ON CONFLICT DO NOTHING``: a concurrent copy that finds the key taken rolls back and
+   answers as a duplicate) → 204. An unknown job or event type is recorded and answered
+   204. A delivery stored earlier and left unfinished (a 503) is locked and applied. An
+   error the payload causes while applying rolls it all back; the delivery is then stored
+   ``unprocessable`` under its key and acknowledged (200).
 
 503 only when the database is unavailable (or the confirmation poll failed), so the provider
 retries; an error caused by the payload is never answered 5xx. Only verified deliveries claim
@@ -41,6 +45,8 @@ from django.db import (
     IntegrityError,
     InterfaceError,
     OperationalError,
+    connections,
+    router,
     transaction,
 )
 from django.utils import timezone
@@ -58,6 +64,7 @@ from videogen.provider.signing import (
 )
 from videogen.provider.types import VideoJobSnapshot, VideoStatus, VideoUsage, parse_status
 from videogen.services.jobs.lifecycle import ConcurrentUpdateError, job_apply_snapshot
+from videogen.services.rows import insert_unless_taken
 
 logger = logging.getLogger(__name__)
 
@@ -186,9 +193,12 @@ def webhook_replay(*, delivery_id: int) -> WebhookAnswer:
         return WebhookAnswer(400, str(err), delivery.pk)
     started = time.monotonic()
     plan = _plan(envelope, delivery.callback_ref)
-    with transaction.atomic():
-        list(WebhookDelivery.objects.select_for_update().filter(pk=delivery.pk).values("pk"))
-        return _apply(delivery.pk, plan, started)
+    try:
+        with transaction.atomic():
+            list(WebhookDelivery.objects.select_for_update().filter(pk=delivery.pk).values("pk"))
+            return _apply(WebhookDelivery(pk=delivery.pk), plan, started)
+    except _PAYLOAD_ERRORS as err:
+        return _mark_unapplied(delivery.pk, err)
 
 
 # --- the pipeline ---------------------------------------------------------------------------
@@ -226,43 +236,138 @@ def _receive(body: bytes | None, headers: Mapping[str, str], callback_ref: str) 
 
     key = envelope.idempotency_key
     claimed = (_header(headers, IDEMPOTENCY_HEADER) or "").strip()
-    # Cheap path for retries: one indexed read answers a duplicate (the key is unique, so
-    # neither an ORDER BY nor a model instance is needed).
-    found = key is not None and list(
-        WebhookDelivery.objects.filter(idempotency_key=key)
-        .order_by()
-        .values_list("pk", "outcome")[:1]
+    seen = _seen(key, envelope.provider_job_id) if key is not None else _NOTHING_SEEN
+    if seen.outcome in _DONE:
+        return WebhookAnswer(204, "Duplicate delivery; already processed.", seen.delivery_id)
+    if seen.delivery_id is not None:
+        # Stored by an earlier attempt that did not finish (a 503): lock it and apply.
+        return _process_claimed(seen.delivery_id, envelope, callback_ref)
+    delivery = WebhookDelivery(
+        idempotency_key=key,
+        idempotency_header_mismatch=bool(claimed) and claimed != (key or ""),
+        event_type=envelope.event_type,
+        provider_job_id=envelope.provider_job_id,
+        callback_ref=callback_ref,
+        headers=_stored_headers(headers),
+        body=envelope.text,
+        signature_valid=signature_valid,
     )
-    if found and found[0][1] in _DONE:
-        return WebhookAnswer(204, "Duplicate delivery; already processed.", found[0][0])
-    if found:
-        delivery_id = found[0][0]
-    else:
-        try:
-            with transaction.atomic():
-                delivery_id = WebhookDelivery.objects.create(
-                    idempotency_key=key,
-                    idempotency_header_mismatch=bool(claimed) and claimed != (key or ""),
-                    event_type=envelope.event_type,
-                    provider_job_id=envelope.provider_job_id,
-                    callback_ref=callback_ref,
-                    headers=_stored_headers(headers),
-                    body=envelope.text,
-                    signature_valid=signature_valid,
-                ).pk
-        except IntegrityError:
-            # A concurrent delivery of the same event won the insert: it processes it.
-            winner = WebhookDelivery.objects.filter(idempotency_key=key).only("pk").first()
-            return WebhookAnswer(204, "Duplicate delivery; already received.", winner and winner.pk)
-        except (DataError, ValueError) as err:  # not foreseen by _parse: still not a 5xx
-            return _acknowledge_unprocessable(
-                body=body,
-                headers=headers,
-                reason=hygiene.printable(f"Delivery could not be stored: {err}", 2000),
-                signature_valid=signature_valid,
-                callback_ref=callback_ref,
-            )
-    return _process_claimed(delivery_id, envelope, callback_ref)
+    return _process_new(delivery, envelope, body, headers, seen.job_id)
+
+
+@dataclass(frozen=True)
+class _Seen:
+    delivery_id: int | None  # the delivery stored under the event's key, if any
+    outcome: str | None  # … and its outcome
+    job_id: int | None  # the job with the event's provider job id, if any
+
+
+_NOTHING_SEEN = _Seen(None, None, None)
+
+
+def _seen(key: str, provider_job_id: str) -> _Seen:
+    """One indexed round trip: a retry is answered by it alone, and a first delivery learns
+    its job without a second one. (Raw SQL: building this query through the ORM cost more
+    CPU than the rest of a duplicate's handling in the receiver; see docs/benchmarks.md.)"""
+    delivery, job = WebhookDelivery._meta, VideoJob._meta
+    connection = connections[router.db_for_read(WebhookDelivery)]
+    quote = connection.ops.quote_name
+
+    def column(meta, name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    # Only the models' quoted names are formatted in; both values are parameters.
+    sql = (
+        f"SELECT d.{quote(delivery.pk.column)}, d.{column(delivery, 'outcome')}, "  # noqa: S608
+        f"(SELECT j.{quote(job.pk.column)} FROM {quote(job.db_table)} j "
+        f"WHERE j.{column(job, 'provider_job_id')} = %s) "
+        f"FROM (SELECT 1) one LEFT JOIN {quote(delivery.db_table)} d "
+        f"ON d.{column(delivery, 'idempotency_key')} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [provider_job_id, key])
+        return _Seen(*cursor.fetchone())
+
+
+def _process_new(
+    delivery: WebhookDelivery,
+    envelope: _Envelope,
+    body: bytes,
+    headers: Mapping[str, str],
+    job_id: int | None,
+) -> WebhookAnswer:
+    """Apply a first delivery and store it with its outcome in one transaction.
+
+    The job's change and the delivery row commit together or not at all, so the delivery
+    is written last, already knowing its outcome. Its idempotency key is claimed by
+    ``INSERT … ON CONFLICT DO NOTHING``: of concurrent copies of one event, those that find
+    the key taken roll back (their apply changed nothing: the job row lock made them wait for
+    the winner's commit) and answer as duplicates. Nothing here takes a savepoint.
+    """
+    started = time.monotonic()
+    plan = _plan(envelope, delivery.callback_ref, job_id, job_looked_up=True)
+    try:
+        with transaction.atomic():
+            answer = _apply(delivery, plan, started)
+            if answer is None:
+                raise _AlreadyReceived
+            return answer
+    except _AlreadyReceived:
+        winner = (
+            WebhookDelivery.objects.filter(idempotency_key=delivery.idempotency_key)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        return WebhookAnswer(204, "Duplicate delivery; already received.", winner)
+    except _PAYLOAD_ERRORS as err:
+        # Everything rolled back; the delivery is recorded on its own and acknowledged.
+        return _store_unapplied(delivery, body, headers, err)
+    except (DatabaseError, InterfaceError):
+        # Keep the delivery if the database lets us, for staff to see; the provider's
+        # retry applies it (webhook_receive answers 503).
+        _store_received(delivery)
+        raise
+
+
+class _AlreadyReceived(Exception):
+    """A concurrent copy of the event stored its delivery first: roll back, a duplicate."""
+
+
+def _store_unapplied(
+    delivery: WebhookDelivery, body: bytes, headers: Mapping[str, str], err: BaseException
+) -> WebhookAnswer:
+    """A verified event that could not be applied: keep it under its key (a retry is a
+    duplicate) and answer 200 so the provider stops; the poller finishes the job."""
+    delivery.outcome = WebhookOutcome.UNPROCESSABLE
+    delivery.error = hygiene.printable(f"{type(err).__name__}: {err}", 2000)
+    delivery.processed_at = timezone.now()
+    try:
+        with transaction.atomic():
+            stored = insert_unless_taken(delivery, unique_field="idempotency_key")
+    except (DataError, ValueError) as store_err:  # not foreseen by _parse: still not a 5xx
+        return _acknowledge_unprocessable(
+            body=body,
+            headers=headers,
+            reason=hygiene.printable(f"Delivery could not be stored: {store_err}", 2000),
+            signature_valid=delivery.signature_valid,
+            callback_ref=delivery.callback_ref,
+        )
+    if not stored:
+        return WebhookAnswer(204, "Duplicate delivery; already received.")
+    return WebhookAnswer(
+        200, "Event recorded but not applied; the job is left for the poller.", delivery.pk
+    )
+
+
+def _store_received(delivery: WebhookDelivery) -> None:
+    """Best effort, after a database error: the delivery as received, not yet processed."""
+    delivery.pk, delivery.outcome, delivery.error = None, WebhookOutcome.RECEIVED, ""
+    delivery.job, delivery.processed_at, delivery.processing_ms = None, None, None
+    try:
+        with transaction.atomic():
+            insert_unless_taken(delivery, unique_field="idempotency_key")
+    except (DatabaseError, InterfaceError, ValueError):
+        logger.warning("videogen: could not keep a webhook delivery after a database error")
 
 
 def _process_claimed(delivery_id: int, envelope: _Envelope, callback_ref: str) -> WebhookAnswer:
@@ -275,28 +380,49 @@ def _process_claimed(delivery_id: int, envelope: _Envelope, callback_ref: str) -
     """
     started = time.monotonic()
     plan = _plan(envelope, callback_ref)
-    with transaction.atomic():
-        outcome = next(
-            iter(
-                WebhookDelivery.objects.select_for_update(skip_locked=True)
-                .filter(pk=delivery_id)
-                .order_by()
-                .values_list("outcome", flat=True)[:1]
-            ),
-            None,
-        )
-        if outcome is None:
-            return WebhookAnswer(204, "Duplicate delivery; being processed.", delivery_id)
-        if outcome in _DONE:
-            return WebhookAnswer(204, "Duplicate delivery; already processed.", delivery_id)
-        return _apply(delivery_id, plan, started)
+    try:
+        with transaction.atomic():
+            outcome = next(
+                iter(
+                    WebhookDelivery.objects.select_for_update(skip_locked=True)
+                    .filter(pk=delivery_id)
+                    .order_by()
+                    .values_list("outcome", flat=True)[:1]
+                ),
+                None,
+            )
+            if outcome is None:
+                return WebhookAnswer(204, "Duplicate delivery; being processed.", delivery_id)
+            if outcome in _DONE:
+                return WebhookAnswer(204, "Duplicate delivery; already processed.", delivery_id)
+            return _apply(WebhookDelivery(pk=delivery_id), plan, started)
+    except _PAYLOAD_ERRORS as err:
+        return _mark_unapplied(delivery_id, err)
 
 
-def _plan(envelope: _Envelope, callback_ref: str) -> _Plan:
-    """Decide what the event does, reading (and polling the provider) without any lock."""
+def _mark_unapplied(delivery_id: int, err: BaseException) -> WebhookAnswer:
+    WebhookDelivery.objects.filter(pk=delivery_id).update(
+        outcome=WebhookOutcome.UNPROCESSABLE,
+        error=hygiene.printable(f"{type(err).__name__}: {err}", 2000),
+        processed_at=timezone.now(),
+    )
+    return WebhookAnswer(
+        200, "Event recorded but not applied; the job is left for the poller.", delivery_id
+    )
+
+
+def _plan(
+    envelope: _Envelope,
+    callback_ref: str,
+    job_id: int | None = None,
+    *,
+    job_looked_up: bool = False,
+) -> _Plan:
+    """Decide what the event does, reading (and polling the provider) without any lock.
+    With ``job_looked_up``, ``job_id`` is the job with the event's provider job id (or None)."""
     if not envelope.handled:
         return _Plan(WebhookOutcome.IGNORED, f"Event type {envelope.event_type!r} not handled.")
-    job_id, bind = _job_for_event(envelope, callback_ref)
+    job_id, bind = _job_for_event(envelope, callback_ref, job_id, job_looked_up)
     if job_id is None:
         return _Plan(WebhookOutcome.UNKNOWN_JOB, "No job with this provider id; recorded.")
     if videogen_settings.WEBHOOK_CONFIRM_BY_POLLING:
@@ -317,22 +443,29 @@ def _plan(envelope: _Envelope, callback_ref: str) -> _Plan:
     return _Plan(WebhookOutcome.PROCESSED, "", job_id, snapshot, bind=bind)
 
 
-def _job_for_event(envelope: _Envelope, callback_ref: str) -> tuple[int | None, bool]:
+def _job_for_event(
+    envelope: _Envelope, callback_ref: str, job_id: int | None, looked_up: bool
+) -> tuple[int | None, bool]:
     """``(job id, bind)``: the site's job an event is about (or None), and whether it must be
     bound to the event's provider job id because its submission's answer never arrived.
 
     By the provider's job id first. Else by ``callback_ref``, the opaque ``?ref=`` token each
     submission's callback URL carries: it names a job that has no provider id yet (outcome
     unknown, or abandoned), which the provider created after all. The model must agree.
+    With ``looked_up``, ``job_id`` is the job the provider's id names, already read.
     """
-    # provider_job_id is unique: at most one row, no ORDER BY needed.
-    known = list(
-        VideoJob.objects.filter(provider_job_id=envelope.provider_job_id)
-        .order_by()
-        .values_list("pk", flat=True)[:1]
-    )
-    if known:
-        return known[0], False
+    if not looked_up:
+        # provider_job_id is unique: at most one row, no ORDER BY needed.
+        job_id = next(
+            iter(
+                VideoJob.objects.filter(provider_job_id=envelope.provider_job_id)
+                .order_by()
+                .values_list("pk", flat=True)[:1]
+            ),
+            None,
+        )
+    if job_id is not None:
+        return job_id, False
     if not callback_ref:
         return None, False
     candidate = list(
@@ -353,8 +486,10 @@ def _job_for_event(envelope: _Envelope, callback_ref: str) -> tuple[int | None, 
     return job_id, True
 
 
-def _apply(delivery_id: int, plan: _Plan, started: float) -> WebhookAnswer:
-    """Apply a plan and write the delivery's outcome (the caller holds the row's lock)."""
+def _apply(delivery: WebhookDelivery, plan: _Plan, started: float) -> WebhookAnswer | None:
+    """Apply a plan and write the delivery's outcome, in the caller's transaction (which
+    holds the stored delivery's lock, or writes a new one). A payload error propagates and
+    leaves that transaction to roll back. None: a new delivery's key was taken meanwhile."""
     outcome, message, error, status_code = plan.outcome, plan.message, plan.error, 204
     if outcome == WebhookOutcome.ERROR:
         status_code = 503
@@ -367,12 +502,8 @@ def _apply(delivery_id: int, plan: _Plan, started: float) -> WebhookAnswer:
                 source=EventSource.WEBHOOK,
                 fields={"provider_job_id": plan.snapshot.id} if plan.bind else None,
                 message=bound if plan.bind else "",
+                savepoint=False,
             )
-        except _PAYLOAD_ERRORS as err:
-            # The lifecycle's savepoint rolled back; this row's transaction is intact.
-            outcome, status_code = WebhookOutcome.UNPROCESSABLE, 200
-            message = "Event recorded but not applied; the job is left for the poller."
-            error = hygiene.printable(f"{type(err).__name__}: {err}", 2000)
         except ConcurrentUpdateError as err:
             outcome, status_code, error = WebhookOutcome.ERROR, 503, str(err)
             message = "The job is too busy; retry later."
@@ -384,14 +515,23 @@ def _apply(delivery_id: int, plan: _Plan, started: float) -> WebhookAnswer:
             )
             if plan.bind and result.changed:
                 message += " Bound to its provider job by the callback reference."
-    WebhookDelivery.objects.filter(pk=delivery_id).update(
-        outcome=outcome,
-        job_id=plan.job_id,
-        error=error,
-        processed_at=timezone.now(),
-        processing_ms=int((time.monotonic() - started) * 1000),
-    )
-    return WebhookAnswer(status_code, message, delivery_id)
+    outcome_fields = {
+        "outcome": outcome,
+        "job_id": plan.job_id,
+        "error": error,
+        "processed_at": timezone.now(),
+        "processing_ms": int((time.monotonic() - started) * 1000),
+    }
+    if delivery.pk is not None:
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(**outcome_fields)
+    else:
+        for name, value in outcome_fields.items():
+            setattr(delivery, name, value)
+        if delivery.idempotency_key is None:
+            delivery.save(force_insert=True)
+        elif not insert_unless_taken(delivery, unique_field="idempotency_key"):
+            return None
+    return WebhookAnswer(status_code, message, delivery.pk)
 
 
 # --- verification and parsing ---------------------------------------------------------------
