@@ -16,6 +16,7 @@ import email.utils
 import json
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -283,6 +284,25 @@ class VideoContent:
         )
 
 
+def _session_with_environment_resolved(base_url: str) -> requests.Session:
+    """A session that reads the environment once, here, instead of on every request.
+
+    With ``trust_env`` on, ``requests`` re-reads the proxy variables and ``~/.netrc`` for
+    every call: most of a poll's own CPU in a sweep. The proxy for the API's host (honouring
+    ``NO_PROXY``) and a CA bundle from ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` are
+    resolved now and kept on the session, so a host behind a proxy still works; changing
+    them takes a new client (``reset_client()``). ``.netrc`` is not read: the API key is
+    the provider's credential.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(base_url))
+    ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if ca_bundle:
+        session.verify = ca_bundle
+    return session
+
+
 class OpenRouterVideoClient:
     """HTTP client of OpenRouter's video endpoints; one instance is shared by all threads."""
 
@@ -300,7 +320,7 @@ class OpenRouterVideoClient:
         self.base_url = base_url.rstrip("/")
         self.timeout: tuple[float, float] = (float(connect_timeout), float(read_timeout))
         self.pool_size = max(1, int(pool_size))
-        self.session = requests.Session()
+        self.session = _session_with_environment_resolved(self.base_url)
         adapter = HTTPAdapter(
             pool_connections=POOL_CONNECTIONS, pool_maxsize=self.pool_size, max_retries=0
         )
