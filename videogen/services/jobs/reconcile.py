@@ -41,6 +41,7 @@ from videogen.services import queue
 from videogen.services.jobs.lifecycle import (
     job_apply_snapshot,
     job_transition,
+    jobs_apply_snapshots,
     status_from_provider,
 )
 from videogen.services.jobs.outputs import outputs_requeue_due
@@ -361,28 +362,28 @@ def _poll_and_apply(
     concurrency: int,
     progress: Callable[[int, int], None] | None,
 ) -> None:
-    reschedule: list[VideoJob] = []
     retry_after: dict[int, float | None] = {}
-    # Worker threads only speak HTTP; every database write happens here, in this thread.
+    news: list[_PollResult] = []  # answers that change their job, applied in batches
+    batch_size = videogen_settings.RECONCILE_APPLY_BATCH_SIZE
+    # Worker threads only speak HTTP; every database write happens here, in this thread,
+    # while the pool keeps polling: a batch is applied as soon as it is full.
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(jobs)))) as pool:
         futures = [pool.submit(_poll, job) for job in jobs]
         for done, future in enumerate(as_completed(futures), start=1):
             result = future.result()
-            try:
-                keep_polling = _apply_poll_result(result, report)
-            except Exception as err:  # one job's failure never stops the sweep
-                logger.exception("videogen: applying poll of job %s failed", result.job.pk)
-                report.errors += 1
-                _note_error(report, result.job, err)
-                result.job.last_error = f"reconcile error: {err}"[:5000]
-                keep_polling = True
-            if keep_polling:
-                reschedule.append(result.job)
-                if result.error is not None:
-                    retry_after[result.job.pk] = result.error.retry_after
+            if _is_news(result, report):
+                news.append(result)
+                if len(news) >= batch_size:
+                    _apply_news(news, report)
+                    news = []
+            elif result.error is not None:
+                retry_after[result.job.pk] = result.error.retry_after
             if progress:
                 progress(done, len(jobs))
-    _reschedule(reschedule, retry_after)
+    _apply_news(news, report)
+    # Every polled job may need a next poll (a completion without its cost, a job the site
+    # gave up on): the reschedule writes only those that still match ``pollable_q``.
+    _reschedule(jobs, retry_after)
 
 
 def _note_error(report: SweepReport, job: VideoJob, err: Exception) -> None:
@@ -390,23 +391,55 @@ def _note_error(report: SweepReport, job: VideoJob, err: Exception) -> None:
         report.error_samples.append(f"{job.public_id}: {err}")
 
 
-def _apply_poll_result(result: _PollResult, report: SweepReport) -> bool:
-    """Apply one poll; return True when the job may need a next poll (the reschedule writes
-    only the jobs that still match ``pollable_q``)."""
+def _note_apply_error(report: SweepReport, job: VideoJob, err: Exception) -> None:
+    logger.error("videogen: applying poll of job %s failed", job.pk, exc_info=err)
+    report.errors += 1
+    _note_error(report, job, err)
+    job.last_error = f"reconcile error: {err}"[:5000]
+
+
+def _is_news(result: _PollResult, report: SweepReport) -> bool:
+    """Count one poll and apply it now if it is an error. ``True`` when the answer changes
+    its job (applied later, in a batch); ``False`` when only its next poll is left to write."""
     job = result.job
     report.polled += 1
     job.poll_attempts += 1
     if result.error is not None:
-        return _apply_poll_error(job, result.error, report)
-    snapshot = result.snapshot
+        try:
+            _apply_poll_error(job, result.error, report)
+        except Exception as err:  # one job's failure never stops the sweep
+            _note_apply_error(report, job, err)
+        return False
     job.not_found_count = 0
     job.last_error = ""
-    if _unchanged(job, snapshot):
-        return True
-    transition = job_apply_snapshot(job_id=job.pk, snapshot=snapshot, source=EventSource.POLL)
-    report.transitions += transition.changed
-    _follow(job, transition.job)
-    return True
+    return not _unchanged(job, result.snapshot)
+
+
+def _apply_news(news: list[_PollResult], report: SweepReport) -> None:
+    """Apply answers that change their jobs: the batch in one transaction, then one by one
+    the jobs it left (see ``jobs_apply_snapshots``). The output downloads their completions
+    enqueue reach the broker together, once the batch has committed."""
+    if not news:
+        return
+    by_pk = {result.job.pk: result for result in news}
+    with queue.enqueue_batch():
+        batch = jobs_apply_snapshots(
+            [(result.job.pk, result.snapshot) for result in news], source=EventSource.POLL
+        )
+        transitions = list(batch.transitions.values())
+        for job_id in batch.left:
+            job = by_pk[job_id].job
+            try:
+                transitions.append(
+                    job_apply_snapshot(
+                        job_id=job_id, snapshot=by_pk[job_id].snapshot, source=EventSource.POLL
+                    )
+                )
+            except Exception as err:  # one job's failure never stops the sweep
+                _note_apply_error(report, job, err)
+    for transition in transitions:
+        report.transitions += transition.changed
+        _follow(by_pk[transition.job.pk].job, transition.job)
 
 
 def _follow(job: VideoJob, written: VideoJob) -> None:
@@ -415,7 +448,7 @@ def _follow(job: VideoJob, written: VideoJob) -> None:
     job.locally_closed = written.locally_closed
 
 
-def _apply_poll_error(job: VideoJob, err: ProviderError, report: SweepReport) -> bool:
+def _apply_poll_error(job: VideoJob, err: ProviderError, report: SweepReport) -> None:
     report.errors += 1
     _note_error(report, job, err)
     job.last_error = str(err)[:5000]
@@ -440,7 +473,6 @@ def _apply_poll_error(job: VideoJob, err: ProviderError, report: SweepReport) ->
             report.not_found_failed += result.changed
             if result.changed:
                 _follow(job, result.job)
-    return True
 
 
 _RESCHEDULE_FIELDS = (
