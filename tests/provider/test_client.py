@@ -1126,3 +1126,43 @@ def responses_mock():
     import responses
 
     return responses.RequestsMock(assert_all_requests_are_fired=True)
+
+
+# --- the poll's plain GET -------------------------------------------------------------------
+
+
+def test_a_poll_sends_the_sessions_headers_and_timeouts(mocked_responses):
+    mocked_responses.get(JOB_URL, json=SPEC_COMPLETED)
+    with OpenRouterVideoClient(
+        api_key=API_KEY,
+        base_url=BASE_URL,
+        read_timeout=20.0,
+        connect_timeout=3.0,
+        app_url="https://videos.example.com",
+        app_title="Example Videos",
+    ) as client:
+        client.get_video("job-abc123")
+    request = mocked_responses.calls[0].request
+    assert (request.method, request.url, request.body) == ("GET", JOB_URL, None)
+    assert request.headers["Authorization"] == f"Bearer {API_KEY}"
+    assert request.headers["Accept"] == "application/json"
+    assert request.headers["User-Agent"] == client_module.user_agent()
+    assert request.headers["HTTP-Referer"] == "https://videos.example.com"
+    assert request.headers["X-Title"] == "Example Videos"
+    assert request.req_kwargs["timeout"] == (3.0, 20.0)
+
+
+def test_a_poll_follows_a_redirect(video_client, mocked_responses):
+    moved = f"{BASE_URL}/v2/videos/job-abc123"
+    mocked_responses.get(JOB_URL, status=307, headers={"Location": moved})
+    mocked_responses.get(moved, json=SPEC_COMPLETED)
+    assert video_client.get_video("job-abc123").status is VideoStatus.COMPLETED
+    assert [call.request.url for call in mocked_responses.calls] == [JOB_URL, JOB_URL, moved]
+
+
+@pytest.mark.parametrize("base_url", ["https://bücher.example/api/v1", "https://x.test/a b"])
+def test_a_base_url_requests_would_rewrite_takes_the_full_path(base_url, mocked_responses):
+    with OpenRouterVideoClient(api_key=API_KEY, base_url=base_url) as client:
+        prepared = requests.Request("GET", client.url("/videos/job-1")).prepare().url
+        mocked_responses.get(prepared, json={**SPEC_CREATED, "id": "job-1"})
+        assert client.get_video("job-1").id == "job-1"

@@ -31,6 +31,7 @@ from videogen import signals
 from videogen.conf import videogen_settings
 from videogen.models import EventSource, JobEvent, JobStatus, UsageEntry, VideoJob
 from videogen.provider.types import VideoJobSnapshot, VideoStatus, VideoUsage
+from videogen.services import bulk
 from videogen.services.money.ledger import (
     LEDGER_PLAN_FIELDS,
     LedgerPlan,
@@ -534,7 +535,10 @@ def _apply_locked(
             )
         if job.pk in filled:
             events.append(filled[job.pk])
-    JobEvent.objects.bulk_create(events)
+    if connection.vendor == "postgresql":
+        bulk.insert(events)
+    else:
+        JobEvent.objects.bulk_create(events)
     for job, decision, _ in decided:
         if decision.allowed:
             _send_signals_on_commit(
@@ -545,7 +549,8 @@ def _apply_locked(
 
 def _write_jobs(rows: list[tuple[VideoJob, dict[str, Any]]], now: datetime) -> None:
     """Write each job's updates with a compare-and-set on ``version``; ``_LostRace`` if any
-    row did not match. Rows changing the same columns share one statement on PostgreSQL."""
+    row did not match. Rows changing the same columns share one statement on PostgreSQL
+    (``UPDATE … FROM jsonb_to_recordset(…)``)."""
     groups: dict[tuple[str, ...], list[tuple[VideoJob, dict[str, Any]]]] = {}
     for job, updates in rows:
         if any(hasattr(value, "resolve_expression") for value in updates.values()):
@@ -553,7 +558,13 @@ def _write_jobs(rows: list[tuple[VideoJob, dict[str, Any]]], now: datetime) -> N
         groups.setdefault(tuple(sorted(updates)), []).append((job, updates))
     for columns, group in groups.items():
         if connection.vendor == "postgresql":
-            written = _update_from_arrays(columns, group, now)
+            written = bulk.update_compare_and_set(
+                VideoJob,
+                [(job.pk, job.version, updates) for job, updates in group],
+                columns,
+                version="version",
+                also={"updated_at": now},
+            )
         else:
             written = sum(
                 VideoJob.objects.filter(pk=job.pk, version=job.version).update(
@@ -565,36 +576,3 @@ def _write_jobs(rows: list[tuple[VideoJob, dict[str, Any]]], now: datetime) -> N
             raise _LostRace(f"{written} of {len(group)} jobs written")
     for job, updates in rows:
         _keep_written(job, updates, now)
-
-
-def _update_from_arrays(
-    columns: tuple[str, ...], group: list[tuple[VideoJob, dict[str, Any]]], now: datetime
-) -> int:
-    """One ``UPDATE … FROM unnest(arrays)``: each job's values, compare-and-set on version."""
-    opts = VideoJob._meta
-    qn = connection.ops.quote_name
-    table, pk = qn(opts.db_table), qn(opts.pk.column)
-    fields = [opts.get_field(name) for name in columns]
-    # Identifiers come from the model's _meta, quoted; every value is a bound parameter.
-    assignments = ", ".join(f"{qn(f.column)} = v.c{i}" for i, f in enumerate(fields))
-    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
-    names = ", ".join(f"c{i}" for i in range(len(fields)))
-    sql = (
-        f"UPDATE {table} SET {assignments}, "  # noqa: S608
-        f"{qn(opts.get_field('version').column)} = v.version + 1, "
-        f"{qn(opts.get_field('updated_at').column)} = %s "
-        f"FROM unnest(%s::bigint[], %s::integer[], {arrays}) AS v(id, version, {names}) "
-        f"WHERE {table}.{pk} = v.id AND {table}.{qn('version')} = v.version"
-    )
-    params: list[Any] = [
-        now,
-        [job.pk for job, _ in group],
-        [job.version for job, _ in group],
-    ]
-    for field in fields:
-        params.append(
-            [field.get_db_prep_save(updates[field.name], connection) for _, updates in group]
-        )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from videogen.models import JobEvent, UsageEntry, VideoJob
 from videogen.provider.types import VideoUsage
+from videogen.services import bulk
 
 logger = logging.getLogger(__name__)
 
@@ -125,19 +126,26 @@ def ledger_write_many(
     """``ledger_write`` for many jobs whose rows the caller holds locked, in few statements.
 
     New rows go in one ``INSERT … ON CONFLICT DO NOTHING`` (no savepoint: a second row for
-    a job cannot exist either way), then are read back in one query to keep each job's
-    cached row current. A late cost is filled row by row (rare). Returns, by job id, the
-    audit event of each cost filled, *unsaved*: the caller inserts it after the job's own
-    transition event, in its one multi-row insert.
+    a job cannot exist either way), and each job's cached row is the one written. A late
+    cost is filled row by row (rare). Returns, by job id, the audit event of each cost
+    filled, *unsaved*: the caller inserts it after the job's own transition event, in its
+    one multi-row insert.
     """
-    new = [_new_entry(job, plan, now) for job, plan in items if plan.creates]
-    if new:
-        UsageEntry.objects.bulk_create(new, ignore_conflicts=True)
-        stored = UsageEntry.objects.filter(job_id__in=[entry.job_id for entry in new])
-        by_job = {entry.job_id: entry for entry in stored}
-        for job, plan in items:
-            if plan.creates and job.pk in by_job:
-                job.usage_entry = by_job[job.pk]
+    new = {job.pk: _new_entry(job, plan, now) for job, plan in items if plan.creates}
+    if new and connection.vendor == "postgresql":
+        bulk.insert(list(new.values()), unique_on="job")
+    elif new:
+        UsageEntry.objects.bulk_create(new.values(), ignore_conflicts=True)
+        for job_id, pk in UsageEntry.objects.filter(job_id__in=new).values_list("job_id", "pk"):
+            new[job_id].pk = pk
+            new[job_id]._state.adding = False
+    for job, _ in items:
+        entry = new.get(job.pk)
+        if entry is not None and entry.pk is not None:
+            job.usage_entry = entry
+        elif entry is not None:
+            # Unreachable while the job rows are locked; no second row was written.
+            logger.warning("videogen: ledger entry for job %s already existed", job.public_id)
     return {
         job.pk: _cost_filled_event(job, plan, source)
         for job, plan in items
