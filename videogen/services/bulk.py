@@ -23,10 +23,16 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
 
+_AS_IS = frozenset({str, int, bool, type(None)})
+
 
 def _json_value(field: models.Field, value: Any) -> Any:
     if isinstance(field, models.JSONField):
         return value  # the document's encoder writes it as the field's would
+    if type(value) in _AS_IS:
+        return value  # what get_db_prep_save returns for these, without its cost
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.isoformat()
     value = field.get_db_prep_save(value, connection)
     if isinstance(value, datetime | date):
         return value.isoformat()  # DjangoJSONEncoder would cut microseconds

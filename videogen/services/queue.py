@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -143,6 +144,7 @@ def _package(task: str, job_id: int, name: str, options: dict[str, Any]) -> str:
     tag = uuid()
     package: dict[str, Any] = {"id": tag[1], "name": f"{name}-{job_id}", "func": task}
     package["args"] = (job_id,)
+    package["sync"] = False  # as _enqueue passes it (a batch is never synchronous)
     package.update(options)
     if Conf.CACHED:
         package.setdefault("cached", Conf.CACHED)
@@ -174,11 +176,9 @@ def _push(broker, packs: list[str]) -> None:
     from django_q.brokers.orm import ORM
     from django_q.models import OrmQ
 
-    try:
-        from django_q.brokers.redis_broker import Redis
-    except ImportError:  # the redis package is optional
-        Redis = None
-
+    # Looked up, not imported: a Redis broker has imported it, and importing redis costs
+    # a sweep that uses the ORM broker a good part of a second.
+    redis_broker = sys.modules.get("django_q.brokers.redis_broker")
     if isinstance(broker, ORM):
         # What ORM.enqueue writes, in one INSERT. Its close_old_connections() before each
         # enqueue is left out: it would drop a sweep's connection mid-sweep (CONN_MAX_AGE 0).
@@ -187,7 +187,7 @@ def _push(broker, packs: list[str]) -> None:
         OrmQ.objects.using(Conf.ORM).bulk_create(
             [OrmQ(key=key, payload=pack, lock=now) for pack in packs]
         )
-    elif Redis is not None and isinstance(broker, Redis):
+    elif redis_broker is not None and isinstance(broker, redis_broker.Redis):
         broker.connection.rpush(broker.list_key, *packs)
     else:
         for pack in packs:
