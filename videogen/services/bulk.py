@@ -52,33 +52,40 @@ def _document(rows: list[dict[str, Any]]) -> str:
     return json.dumps(rows, cls=DjangoJSONEncoder, separators=(",", ":"))
 
 
-def update_compare_and_set(
+def update(
     model: type[models.Model],
-    rows: Sequence[tuple[Any, int, dict[str, Any]]],
+    rows: Sequence[tuple[Any, int | None, dict[str, Any]]],
     columns: Sequence[str],
     *,
-    version: str,
-    also: dict[str, Any],
+    version: str | None = None,
+    also: dict[str, Any] | None = None,
 ) -> int:
-    """``UPDATE`` each ``(pk, expected version, values)`` row whose ``version`` still matches,
-    setting ``columns`` from its values, ``version`` to the next and ``also`` (the same for
-    every row); returns the rows written."""
+    """``UPDATE`` each ``(pk, expected version, values)`` row, setting ``columns`` from its
+    values and ``also`` (the same for every row); returns the rows written. With
+    ``version``, a compare-and-set: only rows whose ``version`` column still holds the
+    expected value are written, and it moves to the next."""
     opts = model._meta
     qn = connection.ops.quote_name
     table, pk = qn(opts.db_table), qn(opts.pk.column)
+    also = also or {}
     fields = [opts.get_field(name) for name in columns]
-    version_column = qn(opts.get_field(version).column)
     aliases = [f"c{i}" for i in range(len(fields))]
     also_fields = [opts.get_field(name) for name in also]
     assignments = [f"{qn(f.column)} = v.{a}" for f, a in zip(fields, aliases, strict=True)]
-    assignments.append(f"{version_column} = v.expected + 1")
     assignments += [f"{qn(f.column)} = %s" for f in also_fields]
-    record = _column_list([opts.pk, opts.get_field(version), *fields], ["id", "expected", *aliases])
+    keys, names, where = [opts.pk], ["id"], f"{table}.{pk} = v.id"
+    if version is not None:
+        version_field = opts.get_field(version)
+        version_column = qn(version_field.column)
+        assignments.append(f"{version_column} = v.expected + 1")
+        keys.append(version_field)
+        names.append("expected")
+        where += f" AND {table}.{version_column} = v.expected"
+    record = _column_list([*keys, *fields], [*names, *aliases])
     # Identifiers come from the model's _meta, quoted; every value is a bound parameter.
     sql = (
         f"UPDATE {table} SET {', '.join(assignments)} "  # noqa: S608
-        f"FROM jsonb_to_recordset(%s::jsonb) AS v({record}) "
-        f"WHERE {table}.{pk} = v.id AND {table}.{version_column} = v.expected"
+        f"FROM jsonb_to_recordset(%s::jsonb) AS v({record}) WHERE {where}"
     )
     document = _document(
         [
@@ -90,12 +97,12 @@ def update_compare_and_set(
             for key, expected, values in rows
         ]
     )
-    params = [
+    same = [
         f.get_db_prep_save(value, connection)
         for f, value in zip(also_fields, also.values(), strict=True)
     ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, document])
+        cursor.execute(sql, [*same, document])
         return cursor.rowcount
 
 

@@ -445,9 +445,10 @@ def jobs_apply_snapshots(
 
     The rows are locked in id order (``select_for_update``), each job's move is decided by
     the same code as ``job_transition`` (``_decide``), then written set-wise: the jobs in
-    one ``UPDATE … FROM unnest(…)`` per set of changed columns on PostgreSQL (each row still
-    compare-and-set on ``version``; elsewhere one such UPDATE per row), every JobEvent in one
-    multi-row INSERT, new ledger rows in one ``INSERT … ON CONFLICT DO NOTHING``. Signals are
+    one ``UPDATE … FROM jsonb_to_recordset(…)`` per set of changed columns on PostgreSQL
+    (each row still compare-and-set on ``version``; elsewhere one UPDATE per row), every
+    JobEvent in one multi-row INSERT, new ledger rows in one ``INSERT … ON CONFLICT DO
+    NOTHING`` (``services.bulk`` on PostgreSQL, Django's ``bulk_create`` elsewhere). Signals are
     sent per job on commit, as by ``job_transition`` (wrap the call in
     ``queue.enqueue_batch()`` to send the work they enqueue in one batch).
 
@@ -558,7 +559,7 @@ def _write_jobs(rows: list[tuple[VideoJob, dict[str, Any]]], now: datetime) -> N
         groups.setdefault(tuple(sorted(updates)), []).append((job, updates))
     for columns, group in groups.items():
         if connection.vendor == "postgresql":
-            written = bulk.update_compare_and_set(
+            written = bulk.update(
                 VideoJob,
                 [(job.pk, job.version, updates) for job, updates in group],
                 columns,

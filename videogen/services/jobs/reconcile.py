@@ -37,7 +37,7 @@ from videogen.models import EventSource, JobStatus, UsageEntry, VideoJob
 from videogen.provider.client import get_client
 from videogen.provider.errors import ProviderError, ProviderNotFound
 from videogen.provider.types import VideoJobSnapshot
-from videogen.services import queue
+from videogen.services import bulk, queue
 from videogen.services.jobs.lifecycle import (
     job_apply_snapshot,
     job_transition,
@@ -518,31 +518,11 @@ def _reschedule_postgresql(jobs: list[VideoJob], token: uuid.UUID | None, still_
     ``bulk_update`` builds a ``CASE WHEN pk = … THEN …`` expression per row and field, about
     1 ms of Python per job (10 s of a 10,000-job sweep, holding the GIL after the polls).
     Here the rows still leased by this sweep and still pollable are locked first (the same
-    condition, so the same rows), then written from arrays with ``UPDATE … FROM unnest()``.
-    The condition is not in the join itself: the planner would estimate one row for the
-    lease token and pick a nested loop that rescans the arrays for every row.
+    condition, so the same rows), then written from one JSON parameter
+    (``UPDATE … FROM jsonb_to_recordset``, see ``services.bulk``).
     """
-    opts = VideoJob._meta
-    qn = connection.ops.quote_name
-
-    def col(name: str) -> str:
-        return qn(opts.get_field(name).column)
-
-    table, pk = qn(opts.db_table), qn(opts.pk.column)
-    # Identifiers come from the model's _meta, quoted; every value is a bound parameter.
-    update_sql = (
-        f"UPDATE {table} SET "  # noqa: S608
-        f"{col('next_poll_at')} = v.next_poll_at, "
-        f"{col('poll_attempts')} = v.poll_attempts, "
-        f"{col('not_found_count')} = v.not_found_count, "
-        f"{col('last_error')} = v.last_error, "
-        f"{col('lease_until')} = NULL, {col('lease_token')} = NULL "
-        "FROM unnest(%s::bigint[], %s::timestamptz[], %s::integer[], %s::integer[], %s::text[]) "
-        "AS v(id, next_poll_at, poll_attempts, not_found_count, last_error) "
-        f"WHERE {table}.{pk} = v.id AND {table}.{pk} = ANY(%s)"
-    )
     by_pk = {job.pk: job for job in jobs}
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic():
         for start in range(0, len(jobs), _RESCHEDULE_CHUNK):
             chunk = [job.pk for job in jobs[start : start + _RESCHEDULE_CHUNK]]
             locked = list(
@@ -559,17 +539,13 @@ def _reschedule_postgresql(jobs: list[VideoJob], token: uuid.UUID | None, still_
             leased = [by_pk[pk] for pk in pollable.order_by("pk").values_list("pk", flat=True)]
             if not leased:
                 continue
-            ids = [job.pk for job in leased]
-            cursor.execute(
-                update_sql,
+            bulk.update(
+                VideoJob,
                 [
-                    ids,
-                    [job.next_poll_at for job in leased],
-                    [job.poll_attempts for job in leased],
-                    [job.not_found_count for job in leased],
-                    [job.last_error for job in leased],
-                    ids,
+                    (job.pk, None, {name: getattr(job, name) for name in _RESCHEDULE_FIELDS})
+                    for job in leased
                 ],
+                _RESCHEDULE_FIELDS,
             )
 
 
