@@ -496,8 +496,9 @@ def section(host: Host, used: dict, args, sweeps: list[Sweep], ms: dict, seconds
     if ms:
         time_goes.append(
             "- The reschedule write (on PostgreSQL a locking SELECT and one "
-            f"`UPDATE … FROM jsonb_to_recordset` per 1,000 rows) costs {ms['reschedule']:.3f} ms per "
-            "job; Django's `bulk_update`, which it replaced there (a `CASE WHEN` per row and "
+            "`UPDATE … FROM jsonb_to_recordset` per 1,000 rows) costs "
+            f"{ms['reschedule']:.3f} ms per job; Django's `bulk_update`, which it replaced "
+            "there (a `CASE WHEN` per row and "
             f"field), costs {ms['bulk_update']:.3f} ms per job of main-thread Python for the "
             f"same rows, {ms['bulk_update'] * 10:.1f} s of a 10,000-job sweep. Other databases "
             "still use `bulk_update`."
