@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,7 +15,6 @@ from typing import Any
 from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.conf import Conf
-from django_q.humanhash import uuid
 from django_q.signals import pre_enqueue
 from django_q.signing import SignedPackage
 from django_q.tasks import async_task
@@ -139,10 +140,9 @@ def enqueue_batch() -> Iterator[None]:
             _send(batch.tasks)
 
 
-def _package(task: str, job_id: int, name: str, options: dict[str, Any]) -> str:
+def _package(task: str, job_id: int, name: str, options: dict[str, Any], task_id: str) -> str:
     """``async_task``'s package for ``task(job_id)`` (django_q.tasks.async_task)."""
-    tag = uuid()
-    package: dict[str, Any] = {"id": tag[1], "name": f"{name}-{job_id}", "func": task}
+    package: dict[str, Any] = {"id": task_id, "name": f"{name}-{job_id}", "func": task}
     package["args"] = (job_id,)
     package["sync"] = False  # as _enqueue passes it (a batch is never synchronous)
     package.update(options)
@@ -156,9 +156,21 @@ def _package(task: str, job_id: int, name: str, options: dict[str, Any]) -> str:
     return SignedPackage.dumps(package)
 
 
+def _task_ids(count: int) -> list[str]:
+    """``count`` random (version 4) UUIDs as hex, the ids ``async_task`` gives its tasks,
+    from one read of the system's randomness rather than one each (a system call apiece)."""
+    randomness = os.urandom(16 * count)
+    return [uuid.UUID(bytes=randomness[16 * i : 16 * (i + 1)], version=4).hex for i in range(count)]
+
+
 def _send(tasks: list[tuple[str, int, str, str, dict[str, Any]]]) -> None:
     try:
-        packs = [_package(task, job_id, name, opts) for task, job_id, name, _, opts in tasks]
+        packs = [
+            _package(task, job_id, name, opts, task_id)
+            for (task, job_id, name, _, opts), task_id in zip(
+                tasks, _task_ids(len(tasks)), strict=True
+            )
+        ]
         _push(get_broker(), packs)
     except Exception:
         logger.exception(
