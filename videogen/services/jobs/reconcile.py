@@ -12,8 +12,9 @@ One sweep:
 5. claims due jobs under a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
    clusters never poll one job): in flight, completed without a cost, or closed locally
    and still followed up; polls them concurrently through the one pooled client, applies
-   each answer through the lifecycle function, and reschedules the rest with backoff and
-   jitter in one bulk write.
+   the answers that change a job through the lifecycle in batches (``jobs_apply_snapshots``:
+   one transaction per batch, the same rules as ``job_transition``) while the pool keeps
+   polling, and reschedules the polled jobs with backoff and jitter in bulk writes.
 One job's failure never stops the sweep.
 """
 
