@@ -168,18 +168,3 @@ def test_a_provider_slower_than_the_read_timeout_is_retried_later(
     sweep_until_settled()
     job.refresh_from_db()
     assert job.status == JobStatus.COMPLETED
-
-
-def test_jobs_are_rescheduled_in_parts_while_the_sweep_still_polls(workspace, monkeypatch):
-    from videogen.services.jobs import reconcile
-
-    monkeypatch.setattr(reconcile, "_RESCHEDULE_EVERY", 3)
-    jobs = [submit(workspace) for _ in range(10)]
-    report = reconcile_sweep()
-    assert (report.claimed, report.polled, report.errors) == (10, 10, 0)
-    for job in jobs:
-        job.refresh_from_db()
-        assert job.lease_until is None, job.pk
-        if job.status in JobStatus.in_flight():
-            assert job.poll_attempts == 1 and job.lease_token is None, job.pk
-            assert job.next_poll_at is not None, job.pk

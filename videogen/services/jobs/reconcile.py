@@ -365,11 +365,9 @@ def _poll_and_apply(
 ) -> None:
     retry_after: dict[int, float | None] = {}
     news: list[_PollResult] = []  # answers that change their job, applied in batches
-    settled: list[VideoJob] = []  # polled and applied: only their next poll is left to write
     batch_size = videogen_settings.RECONCILE_APPLY_BATCH_SIZE
     # Worker threads only speak HTTP; every database write happens here, in this thread,
-    # while the pool keeps polling: a batch is applied as soon as it is full, and settled
-    # jobs are rescheduled as they add up, not all after the last poll.
+    # while the pool keeps polling: a batch is applied as soon as it is full.
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(jobs)))) as pool:
         futures = [pool.submit(_poll, job) for job in jobs]
         for done, future in enumerate(as_completed(futures), start=1):
@@ -378,22 +376,15 @@ def _poll_and_apply(
                 news.append(result)
                 if len(news) >= batch_size:
                     _apply_news(news, report)
-                    settled.extend(result.job for result in news)
                     news = []
-            else:
-                settled.append(result.job)
-                if result.error is not None:
-                    retry_after[result.job.pk] = result.error.retry_after
-            if len(settled) >= _RESCHEDULE_EVERY and done < len(jobs):
-                _reschedule(settled, retry_after)
-                settled = []
+            elif result.error is not None:
+                retry_after[result.job.pk] = result.error.retry_after
             if progress:
                 progress(done, len(jobs))
     _apply_news(news, report)
-    settled.extend(result.job for result in news)
     # Every polled job may need a next poll (a completion without its cost, a job the site
     # gave up on): the reschedule writes only those that still match ``pollable_q``.
-    _reschedule(settled, retry_after)
+    _reschedule(jobs, retry_after)
 
 
 def _note_error(report: SweepReport, job: VideoJob, err: Exception) -> None:
@@ -495,9 +486,6 @@ _RESCHEDULE_FIELDS = (
 )
 # Rows per UPDATE statement of the reschedule.
 _RESCHEDULE_CHUNK = 1000
-# Settled jobs a sweep reschedules while it still polls (its database time then overlaps
-# the pool's network waits instead of following them).
-_RESCHEDULE_EVERY = 250
 
 
 def _reschedule(jobs: list[VideoJob], retry_after: dict[int, float | None]) -> None:
