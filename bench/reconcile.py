@@ -57,6 +57,14 @@ TARGET_RATE = 500.0
 TARGET_SHARE = 0.85  # of the physical limit, in flight at 10,000 jobs (issue #15)
 TARGET_COMPLETIONS = 700.0  # per second, completing at 10,000 jobs (issue #15)
 TARGET_N = 10_000
+# A record, not re-measured: the same script at N = 10,000 before issue #15's changes.
+BEFORE_ISSUE_15 = (
+    "Before issue #15's changes (commit 890047e: one transaction per completed job, "
+    "`requests` reading the environment on every call), the same command at N = 10,000 on "
+    "this host (`vm`, 2 CPUs, Linux 6.18.44-fc-v1098), 2026-12-02 23:20 UTC, load average "
+    "1.34: *completing* 103 completions/s (40,040 write statements, CPU sweep 6.7 ms per "
+    "job), *in flight* 552 polls/s (43 % of 1,280), *in flight, one sweep* 563 polls/s (44 %)."
+)
 
 
 @dataclass
@@ -540,6 +548,7 @@ def section(host: Host, used: dict, args, sweeps: list[Sweep], ms: dict, seconds
             Table.of(sweeps, RUNS),
             f"What each run is and how it is measured: bench/README.md, *reconcile.py*; the "
             f"cookbook loop was timed over {args.sample} jobs and extrapolated to N.",
+            BEFORE_ISSUE_15,
             "Where the time goes:\n\n" + "\n".join(time_goes),
             Table.of(sweeps, DETAILS),
         ],
