@@ -72,6 +72,9 @@ DEFAULTS: dict[str, Any] = {
     # threads poll 800-1,000 jobs/s at 100 ms on 2 cores); a batch of a few rounds keeps
     # each sweep well inside POLL_LEASE_SECONDS.
     "RECONCILE_BATCH_SIZE": 1000,
+    # Poll answers that change their jobs are applied this many to a transaction (one
+    # locking SELECT, one UPDATE, one event INSERT, one ledger INSERT, one enqueue).
+    "RECONCILE_APPLY_BATCH_SIZE": 200,
     "POLL_CONCURRENCY": 128,
     # First poll delay after submission, and the backoff ceiling, in seconds.
     "POLL_INITIAL_DELAY_SECONDS": 5,
@@ -208,6 +211,7 @@ RULES: dict[str, Rule] = {
     "RECONCILE_WINDOW_SECONDS": _seconds(),
     "RECONCILE_IDLE_SECONDS": _seconds(),
     "RECONCILE_BATCH_SIZE": _integer(1),
+    "RECONCILE_APPLY_BATCH_SIZE": _integer(1),
     "POLL_CONCURRENCY": _integer(1),
     "POLL_INITIAL_DELAY_SECONDS": _seconds(),
     "POLL_MAX_DELAY_SECONDS": _seconds(),

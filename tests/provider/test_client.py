@@ -1031,3 +1031,138 @@ def test_responses_module_refuses_unregistered_requests(video_client, mocked_res
         video_client.get_video("not-registered")
     assert isinstance(excinfo.value.__cause__, requests.ConnectionError)
     assert "not-registered" in str(excinfo.value.__cause__)
+
+
+# --- the environment (proxies), read once ----------------------------------------------------
+
+
+@pytest.fixture
+def forward_proxy():
+    """A plain HTTP forward proxy stand-in on 127.0.0.1: it answers every request itself
+    with the spec's completed job and records the request line (absolute URI when proxied)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.path)
+            body = json.dumps(SPEC_COMPLETED).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    server.shutdown()
+    server.server_close()
+
+
+def _clear_proxy_environment(monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+def test_a_proxy_from_the_environment_carries_the_requests(monkeypatch, forward_proxy):
+    proxy_url, seen = forward_proxy
+    _clear_proxy_environment(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", proxy_url)
+    with OpenRouterVideoClient(api_key=API_KEY, base_url="http://openrouter.invalid/api/v1") as c:
+        snapshot = c.get_video("job-abc123")
+    assert snapshot.status is VideoStatus.COMPLETED
+    assert seen == ["http://openrouter.invalid/api/v1/videos/job-abc123"]
+
+
+def test_the_proxy_is_resolved_once_when_the_client_is_built(monkeypatch, forward_proxy):
+    proxy_url, seen = forward_proxy
+    _clear_proxy_environment(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", proxy_url)
+    with OpenRouterVideoClient(api_key=API_KEY, base_url="http://openrouter.invalid/api/v1") as c:
+        # Requests no longer read the environment: the proxy chosen at creation stays.
+        monkeypatch.delenv("HTTP_PROXY")
+        c.get_video("job-1")
+        c.get_video("job-2")
+    assert seen == [
+        "http://openrouter.invalid/api/v1/videos/job-1",
+        "http://openrouter.invalid/api/v1/videos/job-2",
+    ]
+
+
+def test_no_proxy_keeps_the_api_host_direct(monkeypatch, forward_proxy):
+    proxy_url, seen = forward_proxy
+    _clear_proxy_environment(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing there: must not be used
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with OpenRouterVideoClient(api_key=API_KEY, base_url=f"{proxy_url}/api/v1") as c:
+        c.get_video("job-abc123")
+    assert seen == ["/api/v1/videos/job-abc123"]  # a direct request (origin form)
+
+
+def test_requests_do_not_reread_the_environment(monkeypatch):
+    """``requests`` with ``trust_env`` reads proxies and ``.netrc`` on every call."""
+    _clear_proxy_environment(monkeypatch)
+    calls = []
+    real = requests.utils.get_environ_proxies
+    monkeypatch.setattr(
+        requests.sessions, "get_environ_proxies", lambda *a, **k: calls.append(a) or real(*a, **k)
+    )
+    monkeypatch.setattr(requests.sessions, "get_netrc_auth", lambda *a, **k: calls.append(a))
+    client = OpenRouterVideoClient(api_key=API_KEY, base_url=BASE_URL)
+    with client, responses_mock() as rsps:
+        rsps.get(JOB_URL, json=SPEC_COMPLETED)
+        client.get_video("job-abc123")
+    assert calls == []
+
+
+def responses_mock():
+    import responses
+
+    return responses.RequestsMock(assert_all_requests_are_fired=True)
+
+
+# --- the poll's plain GET -------------------------------------------------------------------
+
+
+def test_a_poll_sends_the_sessions_headers_and_timeouts(mocked_responses):
+    mocked_responses.get(JOB_URL, json=SPEC_COMPLETED)
+    with OpenRouterVideoClient(
+        api_key=API_KEY,
+        base_url=BASE_URL,
+        read_timeout=20.0,
+        connect_timeout=3.0,
+        app_url="https://videos.example.com",
+        app_title="Example Videos",
+    ) as client:
+        client.get_video("job-abc123")
+    request = mocked_responses.calls[0].request
+    assert (request.method, request.url, request.body) == ("GET", JOB_URL, None)
+    assert request.headers["Authorization"] == f"Bearer {API_KEY}"
+    assert request.headers["Accept"] == "application/json"
+    assert request.headers["User-Agent"] == client_module.user_agent()
+    assert request.headers["HTTP-Referer"] == "https://videos.example.com"
+    assert request.headers["X-Title"] == "Example Videos"
+    assert request.req_kwargs["timeout"] == (3.0, 20.0)
+
+
+def test_a_poll_follows_a_redirect(video_client, mocked_responses):
+    moved = f"{BASE_URL}/v2/videos/job-abc123"
+    mocked_responses.get(JOB_URL, status=307, headers={"Location": moved})
+    mocked_responses.get(moved, json=SPEC_COMPLETED)
+    assert video_client.get_video("job-abc123").status is VideoStatus.COMPLETED
+    assert [call.request.url for call in mocked_responses.calls] == [JOB_URL, JOB_URL, moved]
+
+
+@pytest.mark.parametrize("base_url", ["https://bücher.example/api/v1", "https://x.test/a b"])
+def test_a_base_url_requests_would_rewrite_takes_the_full_path(base_url, mocked_responses):
+    with OpenRouterVideoClient(api_key=API_KEY, base_url=base_url) as client:
+        prepared = requests.Request("GET", client.url("/videos/job-1")).prepare().url
+        mocked_responses.get(prepared, json={**SPEC_CREATED, "id": "job-1"})
+        assert client.get_video("job-1").id == "job-1"

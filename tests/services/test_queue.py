@@ -2,6 +2,7 @@
 
 The Redis variant runs in CI's PostgreSQL pass, which has ``REDIS_URL`` (the site's
 ``Q_CLUSTER`` is then on django-q2's Redis broker); on SQLite the ORM broker is used.
+Also tasks enqueued in a batch (``enqueue_batch``), with the broker the settings give.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import uuid
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
-from django_q.brokers import Broker
+from django_q.brokers import Broker, get_broker
 from django_q.conf import Conf
 from django_q.signing import SignedPackage
 
@@ -123,3 +124,75 @@ def test_another_queue_or_broker_setting_gets_a_broker_of_its_own(
     settings.Q_CLUSTER = {**django_settings.Q_CLUSTER}  # setting_changed: built again
     assert _queued_polls() == [1]
     assert len(brokers_built) == 3
+
+
+@pytest.fixture
+def broker(settings):
+    settings.VIDEOGEN = {"TASKS_SYNC": False}
+    broker = get_broker()
+    broker.purge_queue()
+    yield broker
+    broker.purge_queue()
+
+
+def waiting(broker) -> list[dict]:
+    """The packages waiting in the broker, decoded, oldest first."""
+    if hasattr(broker.connection, "lrange"):
+        packs = broker.connection.lrange(broker.list_key, 0, -1)
+    else:
+        from django_q.models import OrmQ
+
+        packs = list(OrmQ.objects.order_by("pk").values_list("payload", flat=True))
+    return [SignedPackage.loads(pack) for pack in packs]
+
+
+def test_a_batch_reaches_the_broker_when_it_ends(broker):
+    with queue.enqueue_batch():
+        for job_id in (3, 1, 2):
+            queue.enqueue_fetch_outputs(job_id)
+        assert waiting(broker) == []
+    tasks = waiting(broker)
+    assert [(t["func"], t["args"], t["name"]) for t in tasks] == [
+        (queue.FETCH_OUTPUTS_TASK, (job_id,), f"videogen-outputs-{job_id}") for job_id in (3, 1, 2)
+    ]
+    assert {t["timeout"] for t in tasks} == {queue.fetch_task_timeout()}
+    assert len({t["id"] for t in tasks}) == 3
+
+
+def test_a_batched_task_is_the_package_async_task_builds(broker):
+    queue.enqueue_fetch_outputs(7)
+    with queue.enqueue_batch():
+        queue.enqueue_fetch_outputs(7)
+    single, batched = waiting(broker)
+    assert single.keys() == batched.keys()
+    assert {k: v for k, v in single.items() if k not in ("id", "started")} == {
+        k: v for k, v in batched.items() if k not in ("id", "started")
+    }
+
+
+def test_nested_batches_join_the_outer_one(broker):
+    with queue.enqueue_batch():
+        with queue.enqueue_batch():
+            queue.enqueue_submit(1)
+        assert waiting(broker) == []
+        queue.enqueue_poll(2)
+    assert [t["func"] for t in waiting(broker)] == [queue.SUBMIT_TASK, queue.POLL_TASK]
+
+
+def test_a_refused_batch_is_logged_and_never_raises(broker, monkeypatch, caplog):
+    def no_broker(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(queue, "broker", no_broker)
+    with queue.enqueue_batch():
+        queue.enqueue_fetch_outputs(5)
+    assert "could not enqueue 1 tasks" in caplog.text and "for job 5" in caplog.text
+
+
+def test_with_tasks_sync_nothing_is_held_back(settings, monkeypatch):
+    settings.VIDEOGEN = {"TASKS_SYNC": True}
+    ran = []
+    monkeypatch.setattr(queue, "async_task", lambda *args, **kwargs: ran.append(args))
+    with queue.enqueue_batch():
+        queue.enqueue_fetch_outputs(9)
+        assert ran == [(queue.FETCH_OUTPUTS_TASK, 9)]

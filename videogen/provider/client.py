@@ -16,6 +16,7 @@ import email.utils
 import json
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -283,6 +284,25 @@ class VideoContent:
         )
 
 
+def _session_with_environment_resolved(base_url: str) -> requests.Session:
+    """A session that reads the environment once, here, instead of on every request.
+
+    With ``trust_env`` on, ``requests`` re-reads the proxy variables and ``~/.netrc`` for
+    every call: most of a poll's own CPU in a sweep. The proxy for the API's host (honouring
+    ``NO_PROXY``) and a CA bundle from ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` are
+    resolved now and kept on the session, so a host behind a proxy still works; changing
+    them takes a new client (``reset_client()``). ``.netrc`` is not read: the API key is
+    the provider's credential.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(base_url))
+    ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if ca_bundle:
+        session.verify = ca_bundle
+    return session
+
+
 class OpenRouterVideoClient:
     """HTTP client of OpenRouter's video endpoints; one instance is shared by all threads."""
 
@@ -300,7 +320,11 @@ class OpenRouterVideoClient:
         self.base_url = base_url.rstrip("/")
         self.timeout: tuple[float, float] = (float(connect_timeout), float(read_timeout))
         self.pool_size = max(1, int(pool_size))
-        self.session = requests.Session()
+        self.session = _session_with_environment_resolved(self.base_url)
+        # A base URL that requests would rewrite (IDNA, quoting) always takes the full path.
+        self._plain_url = self.base_url.isascii() and (
+            requests.utils.requote_uri(self.base_url) == self.base_url
+        )
         adapter = HTTPAdapter(
             pool_connections=POOL_CONNECTIONS, pool_maxsize=self.pool_size, max_retries=0
         )
@@ -423,9 +447,12 @@ class OpenRouterVideoClient:
         what = f"{method} {path}"
         started = time.monotonic()
         try:
-            response = self.session.request(
-                method, self.url(path), timeout=self.timeout, stream=stream, **kwargs
-            )
+            if method == "GET" and not stream and not kwargs and self._plain_url:
+                response = self._plain_get(path)
+            else:
+                response = self.session.request(
+                    method, self.url(path), timeout=self.timeout, stream=stream, **kwargs
+                )
         except requests.RequestException as err:
             logger.debug(
                 "videogen: %s failed after %.0f ms: %s",
@@ -447,6 +474,38 @@ class OpenRouterVideoClient:
         finally:
             response.close()
         raise _error_for_status(response, text)
+
+    def _plain_get(self, path: str) -> requests.Response:
+        """A bodiless GET handed straight to the session's adapter (a poll: the hot path).
+
+        ``Session.request`` costs more CPU than the whole exchange on the wire (preparing
+        and merging settings, cookies, hooks); a sweep's polls share one process and its
+        GIL, so that is what bounds them. Sent the same way: the session's headers, proxies
+        (resolved once, see ``_session_with_environment_resolved``), TLS settings and
+        timeouts. Cookies are not sent (the API uses none) and a redirect, never expected
+        here, is followed by taking the full path again.
+        """
+        session = self.session
+        url = self.url(path)
+        request = requests.PreparedRequest()
+        request.prepare_method("GET")
+        request.url = url
+        request.headers = requests.structures.CaseInsensitiveDict(session.headers)
+        request.body = None
+        request.hooks = requests.hooks.default_hooks()
+        adapter = session.get_adapter(url)
+        response = adapter.send(
+            request,
+            timeout=self.timeout,
+            verify=session.verify,
+            cert=session.cert,
+            proxies=session.proxies,
+            stream=False,
+        )
+        if response.is_redirect:
+            response.close()
+            return session.request("GET", url, timeout=self.timeout)
+        return response
 
     @staticmethod
     def _error_text(response: requests.Response, *, stream: bool) -> str:

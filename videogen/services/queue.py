@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.utils import timezone
 from django_q.brokers import Broker, get_broker
 from django_q.conf import Conf
+from django_q.signals import pre_enqueue
+from django_q.signing import SignedPackage
 from django_q.tasks import async_task
 
 from videogen.conf import videogen_settings
@@ -87,7 +96,10 @@ SYNC_MODELS_TASK = "videogen.tasks.sync_models"
 
 
 def _enqueue(task: str, job_id: int, name: str, recovery: str, **options) -> bool:
-    """``True`` once the broker has the task (or it ran, with ``TASKS_SYNC``)."""
+    """``True`` once the broker has the task (or it ran, with ``TASKS_SYNC``); inside
+    ``enqueue_batch()``, once it is collected for the batch."""
+    if _collect(task, job_id, name, recovery, options):
+        return True
     try:
         async_task(
             task,
@@ -156,3 +168,111 @@ def enqueue_catalog_sync() -> bool:
         logger.exception("videogen: could not enqueue the catalog sync (the schedule runs it)")
         return False
     return True
+
+
+# --- many tasks at once ---------------------------------------------------------------------
+
+
+@dataclass
+class _Batch:
+    tasks: list[tuple[str, int, str, str, dict[str, Any]]] = field(default_factory=list)
+
+
+_batches = threading.local()
+
+
+def _collect(task: str, job_id: int, name: str, recovery: str, options: dict) -> bool:
+    batch = getattr(_batches, "current", None)
+    if batch is None or videogen_settings.TASKS_SYNC or Conf.SYNC:
+        return False  # run now, as async_task does
+    batch.tasks.append((task, job_id, name, recovery, options))
+    return True
+
+
+@contextmanager
+def enqueue_batch() -> Iterator[None]:
+    """Collect this thread's enqueues and hand them to the broker together at the end.
+
+    With django-q2's ORM broker that is one multi-row INSERT into its queue table, with the
+    Redis broker one RPUSH of every task; other brokers get them one by one. A task is the
+    same package ``async_task`` would have built (``pre_enqueue`` is sent for each). If the
+    broker refuses the batch, each task is logged as ``_enqueue`` does: the sweep that
+    recovers each kind of work re-enqueues it (never lost, at worst late). Nested batches
+    join the outer one.
+    """
+    if getattr(_batches, "current", None) is not None:
+        yield
+        return
+    batch = _batches.current = _Batch()
+    try:
+        yield
+    finally:
+        _batches.current = None
+        if batch.tasks:
+            _send(batch.tasks)
+
+
+def _package(task: str, job_id: int, name: str, options: dict[str, Any], task_id: str) -> str:
+    """``async_task``'s package for ``task(job_id)`` (django_q.tasks.async_task)."""
+    package: dict[str, Any] = {"id": task_id, "name": f"{name}-{job_id}", "func": task}
+    package["args"] = (job_id,)
+    package["sync"] = False  # as _enqueue passes it (a batch is never synchronous)
+    package.update(options)
+    if Conf.CACHED:
+        package.setdefault("cached", Conf.CACHED)
+    if Conf.ACK_FAILURES:
+        package.setdefault("ack_failure", Conf.ACK_FAILURES)
+    package["kwargs"] = {}
+    package["started"] = timezone.now()
+    pre_enqueue.send(sender="django_q", task=package)
+    return SignedPackage.dumps(package)
+
+
+def _task_ids(count: int) -> list[str]:
+    """``count`` random (version 4) UUIDs as hex, the ids ``async_task`` gives its tasks,
+    from one read of the system's randomness rather than one each (a system call apiece)."""
+    randomness = os.urandom(16 * count)
+    return [uuid.UUID(bytes=randomness[16 * i : 16 * (i + 1)], version=4).hex for i in range(count)]
+
+
+def _send(tasks: list[tuple[str, int, str, str, dict[str, Any]]]) -> None:
+    try:
+        packs = [
+            _package(task, job_id, name, opts, task_id)
+            for (task, job_id, name, _, opts), task_id in zip(
+                tasks, _task_ids(len(tasks)), strict=True
+            )
+        ]
+        _push(broker(), packs)
+    except Exception:
+        logger.exception(
+            "videogen: could not enqueue %d tasks: %s",
+            len(tasks),
+            "; ".join(
+                f"{task} for job {job_id} ({recovery})" for task, job_id, _, recovery, _ in tasks
+            ),
+        )
+        return
+    logger.debug("videogen: enqueued %d tasks in one batch", len(packs))
+
+
+def _push(target: Broker, packs: list[str]) -> None:
+    from django_q.brokers.orm import ORM
+    from django_q.models import OrmQ
+
+    # Looked up, not imported: a Redis broker has imported it, and importing redis costs
+    # a sweep that uses the ORM broker a good part of a second.
+    redis_broker = sys.modules.get("django_q.brokers.redis_broker")
+    if isinstance(target, ORM):
+        # What ORM.enqueue writes, in one INSERT. Its close_old_connections() before each
+        # enqueue is left out: it would drop a sweep's connection mid-sweep (CONN_MAX_AGE 0).
+        now = timezone.now()
+        key = target.list_key or Conf.CLUSTER_NAME
+        OrmQ.objects.using(Conf.ORM).bulk_create(
+            [OrmQ(key=key, payload=pack, lock=now) for pack in packs]
+        )
+    elif redis_broker is not None and isinstance(target, redis_broker.Redis):
+        target.connection.rpush(target.list_key, *packs)
+    else:
+        for pack in packs:
+            target.enqueue(pack)

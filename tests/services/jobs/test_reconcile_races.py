@@ -14,14 +14,15 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from tests.concurrency import run_together
 from tests.factories import make_workspace
 from tests.services.jobs.test_lifecycle_races import assert_event_chain, snap
+from videogen import signals
 from videogen.models import EventSource, JobEvent, JobStatus, UsageEntry, VideoJob
-from videogen.services.jobs import reconcile
+from videogen.services.jobs import lifecycle, reconcile
 from videogen.services.jobs.lifecycle import job_apply_snapshot
 from videogen.services.jobs.reconcile import jobs_claim_due, reconcile_sweep
 from videogen.services.jobs.submission import job_create, job_submit
@@ -365,3 +366,161 @@ def test_parallel_sweeps_enqueue_each_due_queued_job_once(enqueued):
         assert Counter(enqueued) == {pk: 1 for pk in ids}, "a job was enqueued twice"
         assert sum(counts) == len(ids)
         assert not VideoJob.objects.filter(next_poll_at__lte=now).exists()
+
+
+# --- the sweep's batch apply against webhooks ------------------------------------------------
+
+
+@pytest.fixture
+def completions_heard():
+    """``job_completed`` signals received, by job id (from any thread)."""
+    heard: Counter = Counter()
+    lock = threading.Lock()
+
+    def receiver(sender, job, **kwargs):
+        with lock:
+            heard[job.pk] += 1
+
+    signals.job_completed.connect(receiver, weak=False)
+    yield heard
+    signals.job_completed.disconnect(receiver)
+
+
+def waiting_on_a_lock(seconds: float = 10) -> bool:
+    """True once another backend of this database waits on a row lock."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return True
+        time.sleep(0.02)
+    return False
+
+
+def assert_completed_once(jobs, webhooks, heard, fetches) -> None:
+    for job in jobs:
+        job.refresh_from_db()
+        assert job.status == JobStatus.COMPLETED, job.pk
+        assert UsageEntry.objects.get(job=job).cost == job.cost == webhooks[job.pk][1]
+        terminal = [e for e in assert_event_chain(job, "") if e.to_status == "completed"]
+        assert len(terminal) == 1, job.pk
+        assert heard[job.pk] == 1, job.pk
+        assert fetches.count(job.pk) == 1, job.pk
+    assert UsageEntry.objects.count() == len(jobs)
+
+
+def test_batched_completions_racing_duplicate_webhooks_complete_each_job_once(
+    sim, poll_counts, workspace, settings, completions_heard, enqueued_fetches
+):
+    """Every poll completes its job, applied 7 to a batch, while two senders deliver each
+    completion's webhook in random order: one event, one ledger row, one ``job_completed``
+    and one output download per job, whoever wins."""
+    settings.VIDEOGEN = {**settings.VIDEOGEN, "RECONCILE_APPLY_BATCH_SIZE": 7}
+    jobs = [submit(workspace) for _ in range(42)]
+    for job in jobs:
+        sim.state.set_status(job.provider_job_id, "completed")
+    webhooks = {job.pk: webhook_completion(sim, job) for job in jobs}
+    sim.config.apply_patch({"latency_seconds": 0.003})
+    make_due()
+
+    def actor(index, barrier):
+        if index == 0:
+            return reconcile_sweep(concurrency=8)
+        rng = random.Random(index)
+        order = list(jobs)
+        rng.shuffle(order)
+        return [
+            job_apply_snapshot(job_id=job.pk, snapshot=webhooks[job.pk][0], source="webhook")
+            for job in order
+        ]
+
+    report, *deliveries = run_together(3, actor)
+    assert report.errors == 0 and report.polled == report.claimed  # webhooks may finish first
+    won_by_webhooks = sum(r.changed for outcomes in deliveries for r in outcomes)
+    assert report.transitions + won_by_webhooks == len(jobs)
+    assert_completed_once(jobs, webhooks, completions_heard, enqueued_fetches)
+
+
+@pytest.mark.parametrize("first", ["webhook", "batch"])
+def test_a_webhook_and_a_batch_on_the_same_rows_wait_for_each_other(
+    sim, workspace, monkeypatch, completions_heard, enqueued_fetches, first
+):
+    """The sweep has claimed and polled the jobs; the webhook for one of them holds its row
+    lock when the batch comes (or the batch holds it when the webhook comes). The later one
+    waits, then sees the job completed and writes nothing: no event, ledger row or signal."""
+    jobs = [submit(workspace) for _ in range(5)]
+    for job in jobs:
+        sim.state.set_status(job.provider_job_id, "completed")
+    webhooks = {job.pk: webhook_completion(sim, job) for job in jobs}
+    contested = jobs[2]
+    make_due()
+    polled, holding, release = threading.Event(), threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+    real_poll, real_ledger_write_many = reconcile._poll, lifecycle.ledger_write_many
+
+    def poll_once_the_webhook_holds_the_lock(job):
+        polled.set()
+        if first == "webhook":
+            holding.wait(10)
+        return real_poll(job)
+
+    def ledger_write_many_then_hold(*args, **kwargs):
+        written = real_ledger_write_many(*args, **kwargs)
+        if first == "batch":
+            holding.set()
+            release.wait(10)
+        return written
+
+    monkeypatch.setattr(reconcile, "_poll", poll_once_the_webhook_holds_the_lock)
+    monkeypatch.setattr(lifecycle, "ledger_write_many", ledger_write_many_then_hold)
+
+    def sweep() -> None:
+        try:
+            results["sweep"] = reconcile_sweep(concurrency=5)
+        finally:
+            connection.close()
+
+    def webhook() -> None:
+        try:
+            with transaction.atomic():
+                results["webhook"] = job_apply_snapshot(
+                    job_id=contested.pk, snapshot=webhooks[contested.pk][0], source="webhook"
+                )
+                if first == "webhook":
+                    holding.set()
+                    release.wait(10)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweep, daemon=True)]
+    threads[0].start()
+    try:
+        assert polled.wait(10), "the sweep never polled"
+        if first == "batch":
+            assert holding.wait(10), "the batch never wrote"
+        threads.append(threading.Thread(target=webhook, daemon=True))
+        threads[1].start()
+        if first == "webhook":
+            assert holding.wait(10), "the webhook never took the lock"
+        assert waiting_on_a_lock(), "the other writer did not wait for the row lock"
+    finally:
+        release.set()
+        holding.set()
+        for thread in threads:
+            thread.join(20)
+    assert not any(thread.is_alive() for thread in threads)
+
+    report, delivered = results["sweep"], results["webhook"]
+    assert report.errors == 0 and report.polled == len(jobs)
+    if first == "webhook":
+        assert delivered.changed and report.transitions == len(jobs) - 1
+    else:
+        assert not delivered.changed and not delivered.ledger_written
+        assert report.transitions == len(jobs)
+    assert_completed_once(jobs, webhooks, completions_heard, enqueued_fetches)
+    source = JobEvent.objects.get(job=contested, to_status="completed").source
+    assert source == first.replace("batch", "poll")

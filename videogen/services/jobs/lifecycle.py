@@ -18,20 +18,28 @@ whose cost has not arrived keeps a ``next_poll_at`` so the reconciler polls unti
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from videogen import signals
 from videogen.conf import videogen_settings
-from videogen.models import EventSource, JobEvent, JobStatus, VideoJob
+from videogen.models import EventSource, JobEvent, JobStatus, UsageEntry, VideoJob
 from videogen.provider.types import VideoJobSnapshot, VideoStatus, VideoUsage
-from videogen.services.money.ledger import LedgerPlan, ledger_plan, ledger_write
+from videogen.services import bulk
+from videogen.services.money.ledger import (
+    LEDGER_PLAN_FIELDS,
+    LedgerPlan,
+    ledger_entry_of,
+    ledger_plan_for,
+    ledger_write,
+    ledger_write_many,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +157,122 @@ def job_transition(
     raise ConcurrentUpdateError(f"job {job_id}: gave up after {_CAS_ATTEMPTS} attempts")
 
 
+@dataclass
+class _Decision:
+    """What one observation does to one locked job, decided before anything is written."""
+
+    current: str
+    to_status: str
+    allowed: bool
+    reason: str
+    updates: dict[str, Any]
+    ledger: LedgerPlan | None
+    message: str
+
+    @property
+    def final_status(self) -> str:
+        return self.to_status if self.allowed else self.current
+
+
+def _decide(
+    job: VideoJob,
+    *,
+    to_status: str,
+    fields: Mapping[str, Any],
+    fill_fields: Mapping[str, Any],
+    usage: VideoUsage | None,
+    message: str,
+    expected: frozenset[str] | None,
+    allow_retry: bool,
+    provider_final: bool,
+    ledger_entry: Callable[[], UsageEntry | None],
+    now: datetime,
+) -> _Decision:
+    """The lifecycle's rules for one job (its row locked): the one place they are written,
+    for ``job_transition`` and the batch alike. ``ledger_entry()`` reads the job's ledger row
+    (only asked for when usage may be written)."""
+    current = job.status
+    if expected is not None and current not in expected:
+        allowed, reason = False, f"expected {sorted(expected)}, job is {current}"
+    else:
+        allowed, reason = _transition_allowed(
+            job, to_status, allow_retry=allow_retry, provider_final=provider_final
+        )
+    # Only an allowed move or a fresh look at the same status may write anything.
+    relevant = allowed or (to_status == current and (expected is None or current in expected))
+    updates: dict[str, Any] = {}
+    if allowed:
+        if to_status in JobStatus.terminal():
+            # Defaults of an end; a caller may keep polling (a job the site gave up on).
+            updates.update(
+                finished_at=now,
+                next_poll_at=None,
+                lease_until=None,
+                needs_attention=False,
+                locally_closed=False,
+            )
+        if current == JobStatus.UNKNOWN or current in JobStatus.terminal():
+            # The doubt is resolved (or the provider overrules the site): its traces go.
+            updates.update(failure_reason="", last_error="", needs_attention=False)
+        if current in JobStatus.terminal():
+            message = message or (
+                f"the provider reported {to_status} after the site had given up "
+                f"({job.failure_reason or 'closed locally'})"
+            )
+        updates.update(fields)
+        updates.update(fill_fields)
+        updates["status"] = to_status
+    elif relevant:
+        # Same status: write only what actually changes (most polls change nothing).
+        terminal = current in JobStatus.terminal()
+        for name, value in fill_fields.items():
+            if name == "provider_response":
+                continue
+            old = getattr(job, name)
+            if old != value and (not terminal or old in ("", None, [], {})):
+                updates[name] = value
+        if updates and "provider_response" in fill_fields:
+            updates["provider_response"] = fill_fields["provider_response"]
+
+    final_status = to_status if allowed else current
+    ledger: LedgerPlan | None = None
+    if relevant and (
+        (usage is not None and final_status in JobStatus.terminal())
+        or final_status == JobStatus.COMPLETED
+    ):
+        ledger = ledger_plan_for(job=job, usage=usage, entry=ledger_entry())
+        if ledger.writes:
+            # The provider's usage answer, kept as sent beside the ledger row it wrote.
+            updates["usage"] = _usage_json(ledger.usage)
+        if ledger.cost is not None and job.failure_reason == COST_NOT_REPORTED:
+            # The cost staff were told about has come: nothing is left for them to do.
+            updates.update(needs_attention=False, failure_reason="", last_error="")
+    if final_status == JobStatus.COMPLETED and relevant:
+        _schedule_cost_poll(job, updates, cost=ledger.cost, now=now, just_completed=allowed)
+    return _Decision(current, to_status, allowed, reason, updates, ledger, message)
+
+
+def _transition_of(job: VideoJob, decision: _Decision) -> Transition:
+    ledger = decision.ledger
+    return Transition(
+        job,
+        decision.current,
+        decision.final_status,
+        changed=decision.allowed,
+        ledger_written=bool(ledger and ledger.creates),
+        cost_updated=bool(ledger and ledger.fills_cost),
+        rejected_reason=decision.reason,
+    )
+
+
+def _keep_written(job: VideoJob, updates: Mapping[str, Any], now: datetime) -> None:
+    """Carry what was written into the locked instance (cheaper than re-reading it)."""
+    for name, value in updates.items():
+        setattr(job, name, value)
+    job.version += 1
+    job.updated_at = now
+
+
 def _try_transition(
     *,
     job_id: int,
@@ -168,67 +292,22 @@ def _try_transition(
     now = timezone.now()
     with transaction.atomic(savepoint=savepoint):
         job = VideoJob.objects.select_for_update().get(pk=job_id)
-        current = job.status
-        if expected is not None and current not in expected:
-            allowed, reason = False, f"expected {sorted(expected)}, job is {current}"
-        else:
-            allowed, reason = _transition_allowed(
-                job, to_status, allow_retry=allow_retry, provider_final=provider_final
-            )
-        # Only an allowed move or a fresh look at the same status may write anything.
-        relevant = allowed or (to_status == current and (expected is None or current in expected))
-        updates: dict[str, Any] = {}
-        if allowed:
-            if to_status in JobStatus.terminal():
-                # Defaults of an end; a caller may keep polling (a job the site gave up on).
-                updates.update(
-                    finished_at=now,
-                    next_poll_at=None,
-                    lease_until=None,
-                    needs_attention=False,
-                    locally_closed=False,
-                )
-            if current == JobStatus.UNKNOWN or current in JobStatus.terminal():
-                # The doubt is resolved (or the provider overrules the site): its traces go.
-                updates.update(failure_reason="", last_error="", needs_attention=False)
-            if current in JobStatus.terminal():
-                message = message or (
-                    f"the provider reported {to_status} after the site had given up "
-                    f"({job.failure_reason or 'closed locally'})"
-                )
-            updates.update(fields)
-            updates.update(fill_fields)
-            updates["status"] = to_status
-        elif relevant:
-            # Same status: write only what actually changes (most polls change nothing).
-            terminal = current in JobStatus.terminal()
-            for name, value in fill_fields.items():
-                if name == "provider_response":
-                    continue
-                old = getattr(job, name)
-                if old != value and (not terminal or old in ("", None, [], {})):
-                    updates[name] = value
-            if updates and "provider_response" in fill_fields:
-                updates["provider_response"] = fill_fields["provider_response"]
-
-        final_status = to_status if allowed else current
-        ledger: LedgerPlan | None = None
-        if relevant and (
-            (usage is not None and final_status in JobStatus.terminal())
-            or final_status == JobStatus.COMPLETED
-        ):
-            ledger = ledger_plan(job=job, usage=usage)
-            if ledger.writes:
-                # The provider's usage answer, kept as sent beside the ledger row it wrote.
-                updates["usage"] = _usage_json(ledger.usage)
-            if ledger.cost is not None and job.failure_reason == COST_NOT_REPORTED:
-                # The cost staff were told about has come: nothing is left for them to do.
-                updates.update(needs_attention=False, failure_reason="", last_error="")
-        if final_status == JobStatus.COMPLETED and relevant:
-            _schedule_cost_poll(job, updates, cost=ledger.cost, now=now, just_completed=allowed)
-
+        decision = _decide(
+            job,
+            to_status=to_status,
+            fields=fields,
+            fill_fields=fill_fields,
+            usage=usage,
+            message=message,
+            expected=expected,
+            allow_retry=allow_retry,
+            provider_final=provider_final,
+            ledger_entry=lambda: ledger_entry_of(job),
+            now=now,
+        )
+        updates = decision.updates
         if not updates:
-            return Transition(job, current, current, changed=False, rejected_reason=reason)
+            return _transition_of(job, decision)
 
         written = VideoJob.objects.filter(pk=job_id, version=job.version).update(
             **updates, version=F("version") + 1, updated_at=now
@@ -238,36 +317,25 @@ def _try_transition(
         if any(hasattr(value, "resolve_expression") for value in updates.values()):
             job.refresh_from_db()  # an F() expression: read what the database computed
         else:
-            # Cheaper than re-reading: we hold the row and know exactly what was written.
-            for name, value in updates.items():
-                setattr(job, name, value)
-            job.version += 1
-            job.updated_at = now
+            _keep_written(job, updates, now)
 
-        if allowed:
+        if decision.allowed:
             JobEvent.objects.create(
                 job=job,
-                from_status=current,
+                from_status=decision.current,
                 to_status=to_status,
                 source=source,
                 payload=payload,
-                message=message[:500],
+                message=decision.message[:500],
             )
+        ledger = decision.ledger
         if ledger is not None and ledger.writes:
             ledger_write(job=job, plan=ledger, source=source, now=now)
-        if allowed:
+        if decision.allowed:
             _send_signals_on_commit(
-                job=job, from_status=current, to_status=to_status, source=source
+                job=job, from_status=decision.current, to_status=to_status, source=source
             )
-    return Transition(
-        job,
-        current,
-        final_status,
-        changed=allowed,
-        ledger_written=bool(ledger and ledger.creates),
-        cost_updated=bool(ledger and ledger.fills_cost),
-        rejected_reason=reason,
-    )
+    return _transition_of(job, decision)
 
 
 def _schedule_cost_poll(
@@ -295,20 +363,19 @@ def _send_signals_on_commit(*, job: VideoJob, from_status: str, to_status: str, 
     transaction.on_commit(send, robust=True)
 
 
-def job_apply_snapshot(
-    *,
-    job_id: int,
-    snapshot: VideoJobSnapshot,
-    source: str,
-    fields: Mapping[str, Any] | None = None,
-    message: str = "",
-    savepoint: bool = True,
-) -> Transition:
-    """Apply one observation of the provider job (a poll, a webhook, the POST's answer).
+@dataclass(frozen=True)
+class _Observation:
+    """What one provider snapshot asks of ``job_transition`` (its arguments)."""
 
-    ``fields`` are extra columns written only with the transition (the submitter's
-    ``provider_job_id``, ``submitted_at``…); ``savepoint`` as for ``job_transition``.
-    """
+    target: str | None  # None: a status we do not know (keep the job's own)
+    fields: dict[str, Any]
+    fill_fields: dict[str, Any]
+    usage: VideoUsage | None
+    payload: dict[str, Any]
+    provider_final: bool
+
+
+def _observation(snapshot: VideoJobSnapshot, fields: Mapping[str, Any] | None) -> _Observation:
     target = status_from_provider(snapshot.status)
     mirror: dict[str, Any] = {"provider_status": snapshot.raw_status}
     if snapshot.generation_id:
@@ -326,20 +393,201 @@ def job_apply_snapshot(
         fields["failure_reason"] = "provider_failed"
     elif target in (JobStatus.CANCELLED, JobStatus.EXPIRED):
         fields["failure_reason"] = f"provider_{target}"
-    provider_final = target is not None and snapshot.is_terminal
-    if target is None:
-        # A status we do not know: keep ours, record what the provider said.
-        current = VideoJob.objects.values_list("status", flat=True).get(pk=job_id)
-        target = current
-    return job_transition(
-        job_id=job_id,
-        to_status=target,
-        source=source,
+    return _Observation(
+        target=target,
         fields=fields,
         fill_fields=mirror,
         usage=snapshot.usage,
         payload={"provider": snapshot.raw} if snapshot.raw else {},
+        provider_final=target is not None and snapshot.is_terminal,
+    )
+
+
+def job_apply_snapshot(
+    *,
+    job_id: int,
+    snapshot: VideoJobSnapshot,
+    source: str,
+    fields: Mapping[str, Any] | None = None,
+    message: str = "",
+    savepoint: bool = True,
+) -> Transition:
+    """Apply one observation of the provider job (a poll, a webhook, the POST's answer).
+
+    ``fields`` are extra columns written only with the transition (the submitter's
+    ``provider_job_id``, ``submitted_at``…); ``savepoint`` as for ``job_transition``.
+    """
+    seen = _observation(snapshot, fields)
+    target = seen.target
+    if target is None:
+        # A status we do not know: keep ours, record what the provider said.
+        target = VideoJob.objects.values_list("status", flat=True).get(pk=job_id)
+    return job_transition(
+        job_id=job_id,
+        to_status=target,
+        source=source,
+        fields=seen.fields,
+        fill_fields=seen.fill_fields,
+        usage=seen.usage,
+        payload=seen.payload,
         message=message,
-        provider_final=provider_final,
+        provider_final=seen.provider_final,
         savepoint=savepoint,
     )
+
+
+# --- many observations at once ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What ``jobs_apply_snapshots`` did: a ``Transition`` per job it applied, and the jobs
+    it left for the caller to apply one by one with ``job_apply_snapshot``."""
+
+    transitions: dict[int, Transition]
+    left: list[int]
+
+
+class _LostRace(Exception):
+    """A compare-and-set matched fewer rows than it should: undo the batch."""
+
+
+def jobs_apply_snapshots(
+    observations: Sequence[tuple[int, VideoJobSnapshot]], *, source: str
+) -> BatchResult:
+    """``job_apply_snapshot`` for many jobs in one transaction, with the same rules.
+
+    The rows are locked in id order (``select_for_update``), each job's move is decided by
+    the same code as ``job_transition`` (``_decide``), then written set-wise: the jobs in
+    one ``UPDATE … FROM jsonb_to_recordset(…)`` per set of changed columns on PostgreSQL
+    (each row still compare-and-set on ``version``; elsewhere one UPDATE per row), every
+    JobEvent in one multi-row INSERT, new ledger rows in one ``INSERT … ON CONFLICT DO
+    NOTHING`` (``services.bulk`` on PostgreSQL, Django's ``bulk_create`` elsewhere). Signals are
+    sent per job on commit, as by ``job_transition`` (wrap the call in
+    ``queue.enqueue_batch()`` to send the work they enqueue in one batch).
+
+    Left to the caller (``BatchResult.left``): a job named twice (its later observations),
+    a job that no longer exists, and, if anything in the batch fails or loses a
+    compare-and-set (possible on SQLite, which has no row locks), the whole batch, undone:
+    one job's trouble never costs the others their answer.
+    """
+    if source not in EventSource.values:
+        raise ValueError(f"unknown event source {source!r}")
+    firsts: dict[int, VideoJobSnapshot] = {}
+    left: list[int] = []
+    for job_id, snapshot in observations:
+        if job_id in firsts:
+            left.append(job_id)
+        else:
+            firsts[job_id] = snapshot
+    if not firsts:
+        return BatchResult({}, left)
+    try:
+        with transaction.atomic():
+            transitions = _apply_locked(firsts, source=source)
+    except Exception:
+        logger.warning(
+            "videogen: batch apply of %d jobs undone; applying them one by one",
+            len(firsts),
+            exc_info=True,
+        )
+        return BatchResult({}, [*firsts, *left])
+    left[:0] = [job_id for job_id in firsts if job_id not in transitions]
+    return BatchResult(transitions, left)
+
+
+def _apply_locked(
+    snapshots: Mapping[int, VideoJobSnapshot], *, source: str
+) -> dict[int, Transition]:
+    now = timezone.now()
+    jobs = list(VideoJob.objects.select_for_update().filter(pk__in=list(snapshots)).order_by("pk"))
+    entries = {
+        entry.job_id: entry
+        for entry in UsageEntry.objects.filter(job_id__in=[job.pk for job in jobs]).only(
+            *LEDGER_PLAN_FIELDS
+        )
+    }
+    decided: list[tuple[VideoJob, _Decision, _Observation]] = []
+    for job in jobs:
+        seen = _observation(snapshots[job.pk], None)
+        decision = _decide(
+            job,
+            to_status=seen.target if seen.target is not None else job.status,
+            fields=seen.fields,
+            fill_fields=seen.fill_fields,
+            usage=seen.usage,
+            message="",
+            expected=None,
+            allow_retry=False,
+            provider_final=seen.provider_final,
+            ledger_entry=lambda job=job: entries.get(job.pk),
+            now=now,
+        )
+        decided.append((job, decision, seen))
+
+    _write_jobs([(job, decision.updates) for job, decision, _ in decided if decision.updates], now)
+    filled = ledger_write_many(
+        [
+            (job, decision.ledger)
+            for job, decision, _ in decided
+            if decision.updates and decision.ledger is not None and decision.ledger.writes
+        ],
+        source=source,
+        now=now,
+    )
+    events: list[JobEvent] = []
+    for job, decision, seen in decided:
+        if decision.allowed:
+            events.append(
+                JobEvent(
+                    job=job,
+                    from_status=decision.current,
+                    to_status=decision.to_status,
+                    source=source,
+                    payload=seen.payload,
+                    message=decision.message[:500],
+                )
+            )
+        if job.pk in filled:
+            events.append(filled[job.pk])
+    if connection.vendor == "postgresql":
+        bulk.insert(events)
+    else:
+        JobEvent.objects.bulk_create(events)
+    for job, decision, _ in decided:
+        if decision.allowed:
+            _send_signals_on_commit(
+                job=job, from_status=decision.current, to_status=decision.to_status, source=source
+            )
+    return {job.pk: _transition_of(job, decision) for job, decision, _ in decided}
+
+
+def _write_jobs(rows: list[tuple[VideoJob, dict[str, Any]]], now: datetime) -> None:
+    """Write each job's updates with a compare-and-set on ``version``; ``_LostRace`` if any
+    row did not match. Rows changing the same columns share one statement on PostgreSQL
+    (``UPDATE … FROM jsonb_to_recordset(…)``)."""
+    groups: dict[tuple[str, ...], list[tuple[VideoJob, dict[str, Any]]]] = {}
+    for job, updates in rows:
+        if any(hasattr(value, "resolve_expression") for value in updates.values()):
+            raise _LostRace("expressions are written one job at a time")  # never from a snapshot
+        groups.setdefault(tuple(sorted(updates)), []).append((job, updates))
+    for columns, group in groups.items():
+        if connection.vendor == "postgresql":
+            written = bulk.update(
+                VideoJob,
+                [(job.pk, job.version, updates) for job, updates in group],
+                columns,
+                version="version",
+                also={"updated_at": now},
+            )
+        else:
+            written = sum(
+                VideoJob.objects.filter(pk=job.pk, version=job.version).update(
+                    **updates, version=F("version") + 1, updated_at=now
+                )
+                for job, updates in group
+            )
+        if written != len(group):
+            raise _LostRace(f"{written} of {len(group)} jobs written")
+    for job, updates in rows:
+        _keep_written(job, updates, now)

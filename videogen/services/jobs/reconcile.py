@@ -12,8 +12,9 @@ One sweep:
 5. claims due jobs under a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
    clusters never poll one job): in flight, completed without a cost, or closed locally
    and still followed up; polls them concurrently through the one pooled client, applies
-   each answer through the lifecycle function, and reschedules the rest with backoff and
-   jitter in one bulk write.
+   the answers that change a job through the lifecycle in batches (``jobs_apply_snapshots``:
+   one transaction per batch, the same rules as ``job_transition``) while the pool keeps
+   polling, and reschedules the polled jobs with backoff and jitter in bulk writes.
 One job's failure never stops the sweep.
 """
 
@@ -37,11 +38,12 @@ from videogen.models import EventSource, JobStatus, UsageEntry, VideoJob
 from videogen.provider.client import get_client
 from videogen.provider.errors import ProviderError, ProviderNotFound
 from videogen.provider.types import VideoJobSnapshot
-from videogen.services import queue
+from videogen.services import bulk, queue
 from videogen.services.jobs.lifecycle import (
     COST_NOT_REPORTED,
     job_apply_snapshot,
     job_transition,
+    jobs_apply_snapshots,
     status_from_provider,
 )
 from videogen.services.jobs.outputs import outputs_requeue_due
@@ -363,28 +365,28 @@ def _poll_and_apply(
     concurrency: int,
     progress: Callable[[int, int], None] | None,
 ) -> None:
-    reschedule: list[VideoJob] = []
     retry_after: dict[int, float | None] = {}
-    # Worker threads only speak HTTP; every database write happens here, in this thread.
+    news: list[_PollResult] = []  # answers that change their job, applied in batches
+    batch_size = videogen_settings.RECONCILE_APPLY_BATCH_SIZE
+    # Worker threads only speak HTTP; every database write happens here, in this thread,
+    # while the pool keeps polling: a batch is applied as soon as it is full.
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(jobs)))) as pool:
         futures = [pool.submit(_poll, job) for job in jobs]
         for done, future in enumerate(as_completed(futures), start=1):
             result = future.result()
-            try:
-                keep_polling = _apply_poll_result(result, report)
-            except Exception as err:  # one job's failure never stops the sweep
-                logger.exception("videogen: applying poll of job %s failed", result.job.pk)
-                report.errors += 1
-                _note_error(report, result.job, err)
-                result.job.last_error = f"reconcile error: {err}"[:5000]
-                keep_polling = True
-            if keep_polling:
-                reschedule.append(result.job)
-                if result.error is not None:
-                    retry_after[result.job.pk] = result.error.retry_after
+            if _is_news(result, report):
+                news.append(result)
+                if len(news) >= batch_size:
+                    _apply_news(news, report)
+                    news = []
+            elif result.error is not None:
+                retry_after[result.job.pk] = result.error.retry_after
             if progress:
                 progress(done, len(jobs))
-    _reschedule(reschedule, retry_after)
+    _apply_news(news, report)
+    # Every polled job may need a next poll (a completion without its cost, a job the site
+    # gave up on): the reschedule writes only those that still match ``pollable_q``.
+    _reschedule(jobs, retry_after)
 
 
 def _note_error(report: SweepReport, job: VideoJob, err: Exception) -> None:
@@ -392,23 +394,55 @@ def _note_error(report: SweepReport, job: VideoJob, err: Exception) -> None:
         report.error_samples.append(f"{job.public_id}: {err}")
 
 
-def _apply_poll_result(result: _PollResult, report: SweepReport) -> bool:
-    """Apply one poll; return True when the job may need a next poll (the reschedule writes
-    only the jobs that still match ``pollable_q``)."""
+def _note_apply_error(report: SweepReport, job: VideoJob, err: Exception) -> None:
+    logger.error("videogen: applying poll of job %s failed", job.pk, exc_info=err)
+    report.errors += 1
+    _note_error(report, job, err)
+    job.last_error = f"reconcile error: {err}"[:5000]
+
+
+def _is_news(result: _PollResult, report: SweepReport) -> bool:
+    """Count one poll and apply it now if it is an error. ``True`` when the answer changes
+    its job (applied later, in a batch); ``False`` when only its next poll is left to write."""
     job = result.job
     report.polled += 1
     job.poll_attempts += 1
     if result.error is not None:
-        return _apply_poll_error(job, result.error, report)
-    snapshot = result.snapshot
+        try:
+            _apply_poll_error(job, result.error, report)
+        except Exception as err:  # one job's failure never stops the sweep
+            _note_apply_error(report, job, err)
+        return False
     job.not_found_count = 0
     job.last_error = ""
-    if _unchanged(job, snapshot):
-        return True
-    transition = job_apply_snapshot(job_id=job.pk, snapshot=snapshot, source=EventSource.POLL)
-    report.transitions += transition.changed
-    _follow(job, transition.job)
-    return True
+    return not _unchanged(job, result.snapshot)
+
+
+def _apply_news(news: list[_PollResult], report: SweepReport) -> None:
+    """Apply answers that change their jobs: the batch in one transaction, then one by one
+    the jobs it left (see ``jobs_apply_snapshots``). The output downloads their completions
+    enqueue reach the broker together, once the batch has committed."""
+    if not news:
+        return
+    by_pk = {result.job.pk: result for result in news}
+    with queue.enqueue_batch():
+        batch = jobs_apply_snapshots(
+            [(result.job.pk, result.snapshot) for result in news], source=EventSource.POLL
+        )
+        transitions = list(batch.transitions.values())
+        for job_id in batch.left:
+            job = by_pk[job_id].job
+            try:
+                transitions.append(
+                    job_apply_snapshot(
+                        job_id=job_id, snapshot=by_pk[job_id].snapshot, source=EventSource.POLL
+                    )
+                )
+            except Exception as err:  # one job's failure never stops the sweep
+                _note_apply_error(report, job, err)
+    for transition in transitions:
+        report.transitions += transition.changed
+        _follow(by_pk[transition.job.pk].job, transition.job)
 
 
 def _follow(job: VideoJob, written: VideoJob) -> None:
@@ -417,7 +451,7 @@ def _follow(job: VideoJob, written: VideoJob) -> None:
     job.locally_closed = written.locally_closed
 
 
-def _apply_poll_error(job: VideoJob, err: ProviderError, report: SweepReport) -> bool:
+def _apply_poll_error(job: VideoJob, err: ProviderError, report: SweepReport) -> None:
     report.errors += 1
     _note_error(report, job, err)
     job.last_error = str(err)[:5000]
@@ -442,7 +476,6 @@ def _apply_poll_error(job: VideoJob, err: ProviderError, report: SweepReport) ->
             report.not_found_failed += result.changed
             if result.changed:
                 _follow(job, result.job)
-    return True
 
 
 _RESCHEDULE_FIELDS = (
@@ -488,31 +521,11 @@ def _reschedule_postgresql(jobs: list[VideoJob], token: uuid.UUID | None, still_
     ``bulk_update`` builds a ``CASE WHEN pk = … THEN …`` expression per row and field, about
     1 ms of Python per job (10 s of a 10,000-job sweep, holding the GIL after the polls).
     Here the rows still leased by this sweep and still pollable are locked first (the same
-    condition, so the same rows), then written from arrays with ``UPDATE … FROM unnest()``.
-    The condition is not in the join itself: the planner would estimate one row for the
-    lease token and pick a nested loop that rescans the arrays for every row.
+    condition, so the same rows), then written from one JSON parameter
+    (``UPDATE … FROM jsonb_to_recordset``, see ``services.bulk``).
     """
-    opts = VideoJob._meta
-    qn = connection.ops.quote_name
-
-    def col(name: str) -> str:
-        return qn(opts.get_field(name).column)
-
-    table, pk = qn(opts.db_table), qn(opts.pk.column)
-    # Identifiers come from the model's _meta, quoted; every value is a bound parameter.
-    update_sql = (
-        f"UPDATE {table} SET "  # noqa: S608
-        f"{col('next_poll_at')} = v.next_poll_at, "
-        f"{col('poll_attempts')} = v.poll_attempts, "
-        f"{col('not_found_count')} = v.not_found_count, "
-        f"{col('last_error')} = v.last_error, "
-        f"{col('lease_until')} = NULL, {col('lease_token')} = NULL "
-        "FROM unnest(%s::bigint[], %s::timestamptz[], %s::integer[], %s::integer[], %s::text[]) "
-        "AS v(id, next_poll_at, poll_attempts, not_found_count, last_error) "
-        f"WHERE {table}.{pk} = v.id AND {table}.{pk} = ANY(%s)"
-    )
     by_pk = {job.pk: job for job in jobs}
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic():
         for start in range(0, len(jobs), _RESCHEDULE_CHUNK):
             chunk = [job.pk for job in jobs[start : start + _RESCHEDULE_CHUNK]]
             locked = list(
@@ -529,17 +542,13 @@ def _reschedule_postgresql(jobs: list[VideoJob], token: uuid.UUID | None, still_
             leased = [by_pk[pk] for pk in pollable.order_by("pk").values_list("pk", flat=True)]
             if not leased:
                 continue
-            ids = [job.pk for job in leased]
-            cursor.execute(
-                update_sql,
+            bulk.update(
+                VideoJob,
                 [
-                    ids,
-                    [job.next_poll_at for job in leased],
-                    [job.poll_attempts for job in leased],
-                    [job.not_found_count for job in leased],
-                    [job.last_error for job in leased],
-                    ids,
+                    (job.pk, None, {name: getattr(job, name) for name in _RESCHEDULE_FIELDS})
+                    for job in leased
                 ],
+                _RESCHEDULE_FIELDS,
             )
 
 
