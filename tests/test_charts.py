@@ -37,7 +37,7 @@ def test_each_day_is_a_stack_whose_height_is_its_spend():
     assert [b.series for b in first] == [0, 1]  # the biggest model first, at the bottom
     assert first[1].y + first[1].height == first[0].y  # stacked, no gap
     scale = first[0].height / 3
-    assert abs(second[0].height - 2 * scale) < 0.05
+    assert abs(second[0].height - 2 * scale) < Decimal("0.05")
     assert [s.name for s in chart.legend] == ["a", "b"]
     assert chart.y_ticks[0][1] == "0.00" and chart.y_ticks[-1][1] == "4.00"
 

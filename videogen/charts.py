@@ -36,14 +36,15 @@ MAX_X_LABELS = 12
 DAILY_UP_TO_DAYS = 92
 MAX_PERIODS = 240
 OTHER = "other models"
+_CENTI = Decimal("0.01")
 
 
 @dataclass(frozen=True)
 class Bar:
     x: float
-    y: float
+    y: Decimal
     width: float
-    height: float
+    height: Decimal
     series: int
     colour: str
     title: str
@@ -69,7 +70,7 @@ class SpendChart:
     height: int = HEIGHT
     bars: list[Bar] = field(default_factory=list)
     x_labels: list[tuple[float, str]] = field(default_factory=list)
-    y_ticks: list[tuple[float, str]] = field(default_factory=list)
+    y_ticks: list[tuple[Decimal, str]] = field(default_factory=list)
     legend: list[Series] = field(default_factory=list)
     busiest: tuple[str, Decimal] | None = None  # the highest stack: its label and amount
     left: int = LEFT
@@ -197,8 +198,9 @@ def spend_chart(
     plot_h = chart.plot_bottom - TOP
     plot_w = chart.plot_right - chart.left
 
-    def y_of(amount: Decimal) -> float:
-        return round(chart.plot_bottom - float(amount / top) * plot_h, 2)
+    def y_of(amount: Decimal) -> Decimal:
+        # Geometry from money, in Decimal too: a coordinate, never a float of a cost.
+        return (chart.plot_bottom - amount / top * plot_h).quantize(_CENTI)
 
     tick = Decimal(0)
     while tick <= top:
@@ -219,7 +221,7 @@ def spend_chart(
             series = by_index[index]
             title = f"{_label(when, period)}, {series.name}: {money(amount)}"
             chart.bars.append(
-                Bar(x, high, bar_w, max(round(low - high, 2), 0.1), index, series.colour, title)
+                Bar(x, high, bar_w, max(low - high, Decimal("0.1")), index, series.colour, title)
             )
             base += amount
     return chart
