@@ -63,7 +63,9 @@ BEFORE_ISSUE_15 = (
     "`requests` reading the environment on every call), the same command at N = 10,000 on "
     "this host (`vm`, 2 CPUs, Linux 6.18.44-fc-v1098), 2026-12-02 23:20 UTC, load average "
     "1.34: *completing* 103 completions/s (40,040 write statements, CPU sweep 6.7 ms per "
-    "job), *in flight* 552 polls/s (43 % of 1,280), *in flight, one sweep* 563 polls/s (44 %)."
+    "job), *in flight* 552 polls/s (43 % of 1,280), *in flight, one sweep* 563 polls/s (44 %). "
+    "Runs of one code on this host vary: four *completing* runs back to back on 2026-12-03 "
+    "gave 530–664 completions/s, and the same code before the last changes 517–623/s."
 )
 
 

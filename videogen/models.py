@@ -312,6 +312,10 @@ class VideoJob(models.Model):
                 fields=["workspace", "status", "-created_at", "-id"],
                 name="videogen_job_ws_st_created_idx",
             ),
+            # A member of several workspaces listing by updated_at: PostgreSQL cannot merge
+            # the per-workspace index walks of an IN list, so it walks this one and skips
+            # other workspaces' rows (without it: a sort of every row, 2.5 s at 1M jobs).
+            models.Index(fields=["updated_at", "id"], name="videogen_job_updated_idx"),
             # Recently finished jobs: the sweep's search for outputs never fetched.
             models.Index(fields=["status", "finished_at"], name="videogen_job_finished_idx"),
             # The admin's job list: newest first, whole or by status, and what needs staff.

@@ -8,6 +8,7 @@ its type, enum and limits from it, and validation is the schema's own
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -17,6 +18,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
+from rest_framework.relations import PKOnlyObject
 
 from videogen import hygiene
 from videogen.api.exceptions import validation_error_from_django
@@ -319,6 +321,56 @@ class JobSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    # A list serializes 25 to 100 jobs per request, and DRF's generic per-field path
+    # (source lookups, SkipField and PKOnlyObject checks, one reverse() per URL) was most of
+    # a page's time (issue #15). ``to_representation`` gives the same dict: plain attributes
+    # are read directly and passed to the same field's ``to_representation``, other fields
+    # take DRF's path, and a URL is built once and then filled in per job. The tests compare
+    # it with DRF's own ``Serializer.to_representation``.
+
+    def get_fields(self):
+        # ModelSerializer introspects the model for every serializer made (every request):
+        # the fields are built once per class and copied, as DRF copies declared fields.
+        cls = type(self)
+        if "_fields_built" not in cls.__dict__:
+            cls._fields_built = super().get_fields()
+        return copy.deepcopy(cls._fields_built)
+
+    def to_representation(self, job: VideoJob) -> dict:
+        plan = self.__dict__.get("_representation_plan")
+        if plan is None:
+            plan = self._representation_plan = self._plan_representation()
+        ret = {}
+        for name, attr, field in plan:
+            if attr is None:
+                ret[name] = _drf_field_representation(field, job)
+                continue
+            value = getattr(job, attr)
+            ret[name] = None if value is None else field.to_representation(value)
+        return ret
+
+    def _plan_representation(self) -> list[tuple[str, str | None, serializers.Field]]:
+        plan = []
+        for field in self._readable_fields:
+            direct = (
+                len(field.source_attrs) == 1
+                and not isinstance(
+                    field,
+                    serializers.BaseSerializer
+                    | serializers.SerializerMethodField
+                    | serializers.RelatedField
+                    | serializers.ManyRelatedField,
+                )
+                and not callable(getattr(VideoJob, field.source_attrs[0], None))
+            )
+            if field.field_name == "url":
+                field = _FilledURL(field, _public_id)
+            elif isinstance(field, serializers.DateTimeField) and not hasattr(field, "timezone"):
+                # The current time zone, looked up once (an asgiref local) instead of per value.
+                field.timezone = field.default_timezone()
+            plan.append((field.field_name, field.source_attrs[0] if direct else None, field))
+        return plan
+
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_created_by(self, job: VideoJob) -> str | None:
         return job.created_by.get_username() if job.created_by is not None else None
@@ -335,10 +387,7 @@ class JobSerializer(serializers.ModelSerializer):
             )
         by_index = {output["index"]: output for output in stored}
         count = max([len(job.unsigned_urls or []), 1, *(i + 1 for i in by_index)])
-        request = self.context.get("request")
-        base = reverse("videogen:api:job-content", kwargs={"id": job.public_id})
-        if request is not None:
-            base = request.build_absolute_uri(base)
+        base = self._content_url(job)
         result = []
         for index in range(count):
             output = by_index.get(index)
@@ -353,6 +402,65 @@ class JobSerializer(serializers.ModelSerializer):
                 }
             )
         return result
+
+    def _content_url(self, job: VideoJob) -> str:
+        url = self.__dict__.get("_content_url_of")
+        if url is None:
+            url = self._content_url_of = _URLPattern(self._content_url_built, _public_id)
+        return url.of(job)
+
+    def _content_url_built(self, job: VideoJob) -> str:
+        path = reverse("videogen:api:job-content", kwargs={"id": job.public_id})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+def _public_id(job: VideoJob) -> str:
+    return str(job.public_id)
+
+
+def _drf_field_representation(field: serializers.Field, instance):
+    """One field as DRF's ``Serializer.to_representation`` renders it."""
+    attribute = field.get_attribute(instance)
+    check_for_none = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
+    return None if check_for_none is None else field.to_representation(attribute)
+
+
+class _URLPattern:
+    """A per-object URL built the slow way (``reverse``, ``build_absolute_uri``) once, then
+    filled in: the part that names the object is cut out of the first URL built, and later
+    objects' keys are put in its place. When the key is not found exactly once in the
+    URL, every object takes the slow way."""
+
+    def __init__(self, build, key):
+        self.build, self.key = build, key
+        self.parts: tuple[str, str] | None = None
+        self.planned = False
+
+    def of(self, obj) -> str:
+        if self.parts is not None:
+            return self.parts[0] + self.key(obj) + self.parts[1]
+        url = self.build(obj)
+        if not self.planned:
+            self.planned = True
+            key = self.key(obj)
+            if url.count(key) == 1:
+                self.parts = tuple(url.split(key))
+        return url
+
+
+class _FilledURL:
+    """A ``HyperlinkedIdentityField`` whose URL is built once per serializer (_URLPattern)."""
+
+    def __init__(self, field: serializers.HyperlinkedIdentityField, key):
+        self.field_name, self.source_attrs = field.field_name, field.source_attrs
+        self.pattern = _URLPattern(field.to_representation, key)
+
+    def get_attribute(self, instance):
+        return instance
+
+    def to_representation(self, instance) -> str:
+        return self.pattern.of(instance)
 
 
 class EstimateSerializer(serializers.Serializer):

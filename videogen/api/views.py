@@ -49,6 +49,7 @@ from videogen.api.throttling import VideogenUserRateThrottle
 from videogen.models import EventSource, JobStatus, VideoJob
 from videogen.provider.errors import ProviderError, ProviderNotFound
 from videogen.selectors import (
+    job_list_columns,
     job_output_stored,
     jobs_for_user,
     video_models_active,
@@ -164,7 +165,10 @@ class JobViewSet(
     query_max_lengths = {"search": MAX_SEARCH_CHARS}
 
     def get_queryset(self):
-        return jobs_for_user(user=self.request.user).defer("provider_response")
+        jobs = jobs_for_user(user=self.request.user)
+        if self.action == "list":
+            return jobs.only(*job_list_columns())
+        return jobs.defer("provider_response")
 
     def get_object(self) -> VideoJob:
         try:

@@ -10,6 +10,7 @@ output downloads found in the broker.
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from decimal import Decimal
 
@@ -386,6 +387,7 @@ ANSWERS = st.builds(
     usage=st.booleans(),
 )
 LEDGER = st.sampled_from([None, None, "null", "0.40"])
+EXAMPLES = itertools.count()
 
 
 @hypothesis_settings(
@@ -402,8 +404,11 @@ def test_any_batch_ends_as_the_same_answers_applied_one_by_one(plain_settings, c
         for state, ledger, body in cases
     ]
     scenarios = {f"case {i}": case for i, case in enumerate(cases)}
-    batch_jobs = make_jobs(f"hb{id(cases)}", scenarios)
-    single_jobs = make_jobs(f"hs{id(cases)}", scenarios)
+    # Hypothesis runs every example in the one test database: each needs its own names
+    # (``id()`` of a freed list comes back, and did, as a duplicate slug).
+    example = next(EXAMPLES)
+    batch_jobs = make_jobs(f"hb{example}", scenarios)
+    single_jobs = make_jobs(f"hs{example}", scenarios)
     batch = jobs_apply_snapshots(
         [
             (job.pk, VideoJobSnapshot.from_json({**scenarios[name][2], "id": job.provider_job_id}))

@@ -1,8 +1,11 @@
 import itertools
+import time
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db.models import Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from videogen.models import JobEvent, JobStatus, UsageEntry, VideoJob
@@ -33,8 +36,6 @@ def sweep_until_settled(max_sweeps=40):
         VideoJob.objects.filter(status__in=JobStatus.in_flight()).update(
             next_poll_at=timezone.now()
         )
-        import time
-
         time.sleep(0.05)
     raise AssertionError("jobs did not settle")
 
@@ -168,3 +169,37 @@ def test_a_provider_slower_than_the_read_timeout_is_retried_later(
     sweep_until_settled()
     job.refresh_from_db()
     assert job.status == JobStatus.COMPLETED
+
+
+def test_a_sweep_writing_as_answers_come_leaves_every_job_polled_once_and_released(
+    workspace, settings
+):
+    """The sweep applies and reschedules batch by batch while it polls (a batch of 2 here):
+    answers of every kind (changes, errors, no news) are all applied, and each job still
+    waiting has one poll counted, its lease released and its next poll written."""
+    settings.VIDEOGEN = {**settings.VIDEOGEN, "RECONCILE_APPLY_BATCH_SIZE": 2}
+    failing = [submit(workspace, prompt=f"A fox {i} [sim:fail]") for i in range(3)]
+    lost = [submit(workspace, prompt=f"A lost fox {i}") for i in range(3)]
+    VideoJob.objects.filter(pk__in=[job.pk for job in lost]).update(
+        provider_job_id=Concat(Value("gone-"), "provider_job_id")
+    )
+    others = [submit(workspace, prompt=f"A fox {i}") for i in range(3)]
+    time.sleep(0.3)  # the simulator's jobs have ended (fast_config: ~0.15 s)
+    VideoJob.objects.update(next_poll_at=timezone.now())
+    before = timezone.now()
+
+    report = reconcile_sweep()
+
+    assert (report.claimed, report.polled) == (9, 9)
+    jobs = {job.pk: job for job in VideoJob.objects.all()}
+    waiting = [job for job in jobs.values() if job.status in JobStatus.in_flight()]
+    assert waiting and all(job.poll_attempts == 1 and not job.lease_token for job in waiting)
+    for job in (jobs[j.pk] for j in lost):
+        assert (job.status, job.not_found_count) == (JobStatus.PENDING, 1)
+        assert job.next_poll_at > before
+    for job in (jobs[j.pk] for j in failing):
+        assert job.status == JobStatus.FAILED and job.next_poll_at is None
+    for job in (jobs[j.pk] for j in others):
+        assert job.status in JobStatus.in_flight() | {JobStatus.COMPLETED}
+        assert (job.next_poll_at is None) == (job.status == JobStatus.COMPLETED)
+        assert job.next_poll_at is None or job.next_poll_at > before
