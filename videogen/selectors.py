@@ -8,7 +8,6 @@ checks read.
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.db.models import (
     Aggregate,
     Case,
@@ -32,7 +31,6 @@ from videogen.models import (
     Workspace,
     WorkspaceMembership,
 )
-from videogen.services.jobs.request import REQUEST_FIELDS
 
 # Roles allowed to create jobs and act on them; viewers only read.
 WRITER_ROLES = frozenset({Role.MEMBER, Role.ADMIN})
@@ -131,37 +129,6 @@ def jobs_for_user(*, user, roles: dict[int, str] | None = None) -> QuerySet[Vide
         caller_role=caller_role, stored_outputs=_stored_outputs_of_each_job()
     ).select_related("workspace", "created_by", "usage_entry")
 
-
-def job_list_columns() -> tuple[str, ...]:
-    """The columns the API's job list shows (``jobs_for_user(...).only(*…)``): a page of 100
-    jobs no longer loads each job's raw answers and bookkeeping, nor its creator's and
-    workspace's other columns (issue #15)."""
-    return (
-        *_LIST_SHOWN,
-        "workspace__slug",
-        f"created_by__{get_user_model().USERNAME_FIELD}",
-        "usage_entry__cost",
-        "usage_entry__is_byok",
-    )
-
-
-# What the API shows of a job (JobSerializer), with the foreign keys select_related follows.
-_LIST_SHOWN = (
-    "public_id",
-    "workspace",
-    "created_by",
-    *REQUEST_FIELDS,
-    "status",
-    "provider_job_id",
-    "error",
-    "failure_reason",
-    "estimated_cost",
-    "unsigned_urls",
-    "created_at",
-    "updated_at",
-    "submitted_at",
-    "finished_at",
-)
 
 # The request's media and the provider's raw answers: large, and no list shows them.
 _LIST_DEFERRED = ("provider_response", "usage", "unsigned_urls", "frame_images", "input_references")

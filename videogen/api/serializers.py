@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -327,6 +328,27 @@ class JobSerializer(serializers.ModelSerializer):
     # are read directly and passed to the same field's ``to_representation``, other fields
     # take DRF's path, and a URL is built once and then filled in per job. The tests compare
     # it with DRF's own ``Serializer.to_representation``.
+
+    # Shown through a relation or computed from other columns: not columns of the job.
+    _NOT_COLUMNS = frozenset({"id", "url", "workspace", "created_by", "cost", "is_byok", "outputs"})
+
+    @classmethod
+    def list_columns(cls) -> tuple[str, ...]:
+        """The columns a list of jobs must load (``jobs_for_user(...).only(*…)``): what the
+        fields show, the workspace's slug, the creator's username field and the ledger row's
+        cost, so a page of 100 does not decode each job's raw provider answers nor its
+        creator's other columns (issue #15)."""
+        return (
+            "public_id",
+            "workspace",
+            "created_by",
+            "unsigned_urls",  # the outputs
+            *(name for name in cls.Meta.fields if name not in cls._NOT_COLUMNS),
+            "workspace__slug",
+            f"created_by__{get_user_model().USERNAME_FIELD}",
+            "usage_entry__cost",
+            "usage_entry__is_byok",
+        )
 
     def get_fields(self):
         # ModelSerializer introspects the model for every serializer made (every request):

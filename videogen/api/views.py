@@ -49,7 +49,6 @@ from videogen.api.throttling import VideogenUserRateThrottle
 from videogen.models import EventSource, JobStatus, VideoJob
 from videogen.provider.errors import ProviderError, ProviderNotFound
 from videogen.selectors import (
-    job_list_columns,
     job_output_stored,
     jobs_for_user,
     video_models_active,
@@ -167,7 +166,7 @@ class JobViewSet(
     def get_queryset(self):
         jobs = jobs_for_user(user=self.request.user)
         if self.action == "list":
-            return jobs.only(*job_list_columns())
+            return jobs.only(*s.JobSerializer.list_columns())
         return jobs.defer("provider_response")
 
     def get_object(self) -> VideoJob:
