@@ -322,13 +322,6 @@ class JobSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    # A list serializes 25 to 100 jobs per request, and DRF's generic per-field path
-    # (source lookups, SkipField and PKOnlyObject checks, one reverse() per URL) was most of
-    # a page's time (issue #15). ``to_representation`` gives the same dict: plain attributes
-    # are read directly and passed to the same field's ``to_representation``, other fields
-    # take DRF's path, and a URL is built once and then filled in per job. The tests compare
-    # it with DRF's own ``Serializer.to_representation``.
-
     # Shown through a relation or computed from other columns: not columns of the job.
     _NOT_COLUMNS = frozenset({"id", "url", "workspace", "created_by", "cost", "is_byok", "outputs"})
 
@@ -358,6 +351,12 @@ class JobSerializer(serializers.ModelSerializer):
             cls._fields_built = super().get_fields()
         return copy.deepcopy(cls._fields_built)
 
+    # A list serializes 25 to 100 jobs per request, and DRF's generic per-field path
+    # (source lookups, SkipField and PKOnlyObject checks, one reverse() per URL) was most of
+    # a page's time (issue #15). ``to_representation`` gives the same dict: plain attributes
+    # are read directly and passed to the same field's ``to_representation``, other fields
+    # take DRF's path, and a URL is built once and then filled in per job. The tests compare
+    # it with DRF's own ``Serializer.to_representation``.
     def to_representation(self, job: VideoJob) -> dict:
         plan = self.__dict__.get("_representation_plan")
         if plan is None:
@@ -385,7 +384,7 @@ class JobSerializer(serializers.ModelSerializer):
                 )
                 and not callable(getattr(VideoJob, field.source_attrs[0], None))
             )
-            if field.field_name == "url":
+            if isinstance(field, serializers.HyperlinkedIdentityField):
                 field = _FilledURL(field, _public_id)
             elif isinstance(field, serializers.DateTimeField) and not hasattr(field, "timezone"):
                 # The current time zone, looked up once (an asgiref local) instead of per value.
