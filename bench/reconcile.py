@@ -67,6 +67,17 @@ BEFORE_ISSUE_15 = (
     "Runs of one code on this host vary: four *completing* runs back to back on 2026-12-03 "
     "gave 530–664 completions/s, and the same code before the last changes 517–623/s."
 )
+# A record, not re-measured: the transport adapter and the shared-queue polling against the
+# code before them, alternated on one (slower) host.
+BEFORE_ADAPTER = (
+    "The transport adapter and the shared-queue polling (`provider/adapter.py`, "
+    "`reconcile._polled`) against the code before them (commit ce1646e), alternated, two runs "
+    "each at N = 10,000 on 2026-12-03 07:20–07:50 UTC on a slower host than the day before "
+    "(the simulator's CPU per poll 0.34–0.51 ms, 0.27–0.33 ms the day before): *in flight* "
+    "546–680 polls/s before, 664–729 after; *in flight, one sweep* 618–735 before, 655–703 "
+    "after; *completing* 365–421 completions/s before, 386–425 after. The adapter alone: "
+    "604–733, 571–841 and 418–434. A gain of 5–10 % at most, inside this host's noise."
+)
 
 
 @dataclass
@@ -551,6 +562,7 @@ def section(host: Host, used: dict, args, sweeps: list[Sweep], ms: dict, seconds
             f"What each run is and how it is measured: bench/README.md, *reconcile.py*; the "
             f"cookbook loop was timed over {args.sample} jobs and extrapolated to N.",
             BEFORE_ISSUE_15,
+            BEFORE_ADAPTER,
             "Where the time goes:\n\n" + "\n".join(time_goes),
             Table.of(sweeps, DETAILS),
         ],

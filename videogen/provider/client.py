@@ -13,6 +13,7 @@ client that was never built needs no reset, so this module wires itself).
 from __future__ import annotations
 
 import email.utils
+import http.cookiejar
 import json
 import logging
 import math
@@ -29,11 +30,11 @@ from urllib.parse import quote
 import requests
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ReadTimeoutError
 
 import videogen
 from videogen.conf import videogen_settings
+from videogen.provider.adapter import ProviderAdapter
 from videogen.provider.errors import (
     ProviderAuthError,
     ProviderBadRequest,
@@ -296,6 +297,9 @@ def _session_with_environment_resolved(base_url: str) -> requests.Session:
     """
     session = requests.Session()
     session.trust_env = False
+    # One client serves every thread and workspace: no answer's cookie rides on a later
+    # request (the API sets none; the poll path does not even read them, see adapter.py).
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     session.proxies.update(requests.utils.get_environ_proxies(base_url))
     ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
     if ca_bundle:
@@ -325,7 +329,7 @@ class OpenRouterVideoClient:
         self._plain_url = self.base_url.isascii() and (
             requests.utils.requote_uri(self.base_url) == self.base_url
         )
-        adapter = HTTPAdapter(
+        adapter = ProviderAdapter(
             pool_connections=POOL_CONNECTIONS, pool_maxsize=self.pool_size, max_retries=0
         )
         self.session.mount("https://", adapter)

@@ -203,3 +203,38 @@ def test_a_sweep_writing_as_answers_come_leaves_every_job_polled_once_and_releas
         assert job.status in JobStatus.in_flight() | {JobStatus.COMPLETED}
         assert (job.next_poll_at is None) == (job.status == JobStatus.COMPLETED)
         assert job.next_poll_at is None or job.next_poll_at > before
+
+
+def test_a_sweep_left_early_starts_no_poll_nobody_would_read(workspace, app_on_simulator, settings):
+    """When the sweep's own thread fails (here its progress callback), the polling threads
+    take no further job: the rest stay leased until the lease ends, and are polled then."""
+    settings.VIDEOGEN = {**settings.VIDEOGEN, "POLL_CONCURRENCY": 1}
+    for i in range(8):
+        submit(workspace, prompt=f"A fox {i}")
+    app_on_simulator.config.apply_patch({"latency_seconds": 0.05})
+    app_on_simulator.stats.reset()
+
+    def fail(done, total):
+        raise RuntimeError("the caller gave up")
+
+    with pytest.raises(RuntimeError, match="gave up"):
+        reconcile_sweep(progress=fail)
+    time.sleep(0.3)  # a poll taken before the failure has ended by now
+    assert app_on_simulator.stats.requests("GET /videos/{id}") <= 2
+
+
+def test_a_bug_in_a_poll_reaches_the_sweeps_caller(workspace, monkeypatch):
+    """Anything but a provider error (a bug) is raised in the sweep's thread, as without the
+    pool, rather than lost in a polling thread while the sweep waits for its answer."""
+    from videogen.provider.client import OpenRouterVideoClient
+
+    for i in range(3):
+        submit(workspace, prompt=f"A fox {i}")
+    VideoJob.objects.update(next_poll_at=timezone.now())
+
+    def broken(self, job_id):
+        raise ValueError("a bug in the poll")
+
+    monkeypatch.setattr(OpenRouterVideoClient, "get_video", broken)
+    with pytest.raises(ValueError, match="a bug in the poll"):
+        reconcile_sweep()
