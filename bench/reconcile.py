@@ -12,7 +12,7 @@ for an hour) and stores them as ``VideoJob`` rows, then turns the simulator's la
 It times the cookbook loop (``requests.get(polling_url)`` then an UPDATE, one job at a time)
 on ``--sample`` jobs, extrapolated to N; then sweeps all N jobs with the configured
 ``RECONCILE_BATCH_SIZE`` until each was polled once (what ``reconcile_window`` does), and as
-one sweep with the batch raised to N. At the smallest N also: fewer poll threads
+one sweep with the batch raised to N. At the smallest N also: fewer polls in flight
 (``--compare-concurrency``), and the reschedule write against Django's ``bulk_update`` of the
 same rows. Then "completing": N more jobs already finished at the simulator, so every poll
 is a transition (locked row, JobEvent, ledger row, output download enqueued), applied
@@ -67,16 +67,28 @@ BEFORE_ISSUE_15 = (
     "Runs of one code on this host vary: four *completing* runs back to back on 2026-12-03 "
     "gave 530–664 completions/s, and the same code before the last changes 517–623/s."
 )
-# A record, not re-measured: the transport adapter and the shared-queue polling against the
-# code before them, alternated on one (slower) host.
+# A record, not re-measured: where a sweep's time went, timed inside the sweep.
+WHERE_TIME_GOES = (
+    "Timed inside the sweep on 2026-12-03 (this host, quiet), polls on the event loop: one "
+    "sweep of 10,000 in-flight jobs polled at 1,113–1,330 polls/s (87–104 % of the limit, "
+    "per second of the run) once its claim was done, but the claim of 10,000 jobs took "
+    "1.5 s before the first poll (its UPDATE of the lease alone 1.2–1.6 s: every claimed row "
+    "is rewritten, with an entry in every one of the table's indexes), so 1,001 polls/s over "
+    "the whole sweep. In sweeps of 1,000 the claim and the steps before it take 0.4 s of "
+    "each 1.2–1.4 s sweep, before any poll is in flight. Completing, the applying thread "
+    "spends 1.25 ms of wall time per completion in the batch apply (12.5 s of a 20.3 s "
+    "run), so answers are taken no faster than that, whatever the polls do."
+)
+# A record, not re-measured: the step before the event loop, against the code before it.
 BEFORE_ADAPTER = (
-    "The transport adapter and the shared-queue polling (`provider/adapter.py`, "
-    "`reconcile._polled`) against the code before them (commit ce1646e), alternated, two runs "
-    "each at N = 10,000 on 2026-12-03 07:20–07:50 UTC on a slower host than the day before "
+    "An intermediate step, since replaced by the event loop (commit d05dcbc: the transport "
+    "adapter, and the polling threads on one shared queue), against the code before it "
+    "(commit ce1646e), alternated, two runs each at N = 10,000 on 2026-12-03 07:20–07:50 UTC "
     "(the simulator's CPU per poll 0.34–0.51 ms, 0.27–0.33 ms the day before): *in flight* "
     "546–680 polls/s before, 664–729 after; *in flight, one sweep* 618–735 before, 655–703 "
-    "after; *completing* 365–421 completions/s before, 386–425 after. The adapter alone: "
-    "604–733, 571–841 and 418–434. A gain of 5–10 % at most, inside this host's noise."
+    "after; *completing* 365–421 completions/s before, 386–425 after: within this host's "
+    "noise, with the sweep's CPU still 1.1–1.4 ms per poll. The event loop took it to "
+    "0.6–0.7 ms (table below)."
 )
 
 
@@ -117,7 +129,7 @@ class Sweep:
     @property
     def limit(self) -> float:
         """Polls/s if every poll thread always waited on a round trip: ``POLL_CONCURRENCY``
-        ÷ latency (fewer threads are busy when a batch or N is smaller)."""
+        ÷ latency (fewer polls are in flight when a batch or N is smaller)."""
         return min(self.concurrency, self.batch, self.jobs) / self.latency
 
 
@@ -505,11 +517,13 @@ def section(host: Host, used: dict, args, sweeps: list[Sweep], ms: dict, seconds
         "- Polls wait on the network, so throughput is about `POLL_CONCURRENCY` ÷ latency "
         f"({used['POLL_CONCURRENCY']} ÷ {args.latency:g} s = "
         f"{used['POLL_CONCURRENCY'] / args.latency:,.0f} polls/s, "
-        "the physical limit) until the sweep process runs out of CPU: "
-        f"≈ {sweep_cpu:.2f} ms per poll (requests + urllib3 + JSON + threads) under one GIL. "
-        "The simulator and PostgreSQL take a small share (table below)."
+        "the physical limit), less what a sweep does before its first poll and after its "
+        f"last. The sweep process's CPU is ≈ {sweep_cpu:.2f} ms per poll (aiohttp on the event "
+        "loop, JSON, and the writes of the applying thread) under one GIL; the simulator and "
+        "PostgreSQL take their share on the other core (table below). "
+        + WHERE_TIME_GOES
         + "".join(
-            f" With {s.concurrency} threads: {s.rate:,.0f} polls/s, "
+            f" With {s.concurrency} polls in flight: {s.rate:,.0f} polls/s, "
             f"{of_limit(s.rate, s.limit)} of {s.limit:,.0f}."
             for s in fewer
         ),

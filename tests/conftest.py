@@ -8,7 +8,7 @@ import os
 import pytest
 from django.conf import settings
 
-pytest_plugins = ["tests.fixtures_simulator", "tests.fixtures_app"]
+pytest_plugins = ["tests.fixtures_simulator", "tests.fixtures_app", "tests.canned_api"]
 
 REQUIRE_POSTGRES = os.environ.get("VIDEOGEN_REQUIRE_POSTGRES") == "1"
 

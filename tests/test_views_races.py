@@ -102,6 +102,29 @@ class FakeClient:
             self.calls[provider_job_id] += 1
         return completed_snapshot(provider_job_id, POLL_COST)
 
+    def poll_videos(self, items, *, concurrency, answer) -> FakePollRun:
+        """The sweep's many polls: answered on a thread of their own, as the loop does."""
+        run = FakePollRun()
+
+        def poll_all() -> None:
+            for item, provider_job_id in items:
+                if run.cancelled:
+                    return
+                answer(item, self.get_video(provider_job_id))
+
+        threading.Thread(target=poll_all, daemon=True).start()
+        return run
+
+
+class FakePollRun:
+    cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def failure(self) -> None:
+        return None
+
 
 def in_flight_jobs(count: int, prefix: str) -> list[VideoJob]:
     workspace = make_workspace()

@@ -35,8 +35,9 @@ DEFAULTS: dict[str, Any] = {
     # Seconds to open a connection / to wait for a response byte.
     "CONNECT_TIMEOUT": 5.0,
     "READ_TIMEOUT": 30.0,
-    # Connections kept per host by the one pooled session (match POLL_CONCURRENCY: a smaller
-    # pool opens and throws away a connection for every poll beyond it).
+    # Connections kept per host by the client's session and by the sweep's polling loop
+    # (match POLL_CONCURRENCY: fewer connections than polls in flight makes polls wait, or
+    # on the blocking session open and throw away a connection for every poll beyond it).
     "HTTP_POOL_SIZE": 128,
     # Optional attribution headers OpenRouter shows on its dashboard.
     "APP_URL": None,
@@ -69,8 +70,8 @@ DEFAULTS: dict[str, Any] = {
     "RECONCILE_IDLE_SECONDS": 1.0,
     # Most jobs one sweep claims, and how many it polls at once. Polls wait on the network,
     # so throughput is about POLL_CONCURRENCY / provider latency (bench/reconcile.py: 128
-    # threads poll 800-1,000 jobs/s at 100 ms on 2 cores); a batch of a few rounds keeps
-    # each sweep well inside POLL_LEASE_SECONDS.
+    # polls in flight on the event loop, 800-850 jobs/s at 100 ms on 2 cores, the claim
+    # included); a batch of a few rounds keeps each sweep well inside POLL_LEASE_SECONDS.
     "RECONCILE_BATCH_SIZE": 1000,
     # Poll answers that change their jobs are applied this many to a transaction (one
     # locking SELECT, one UPDATE, one event INSERT, one ledger INSERT, one enqueue).

@@ -3,11 +3,6 @@ for less CPU per request, and no cookies kept between requests."""
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 import requests
 
@@ -18,66 +13,21 @@ from videogen.provider.types import VideoStatus
 
 from .conftest import API_KEY
 
-JOB = {"id": "job-1", "polling_url": "/api/v1/videos/job-1", "status": "in_progress"}
 
-
-class Recorder:
-    """A local API stand-in: answers every GET with a job and records what it was sent."""
-
-    def __init__(self, *, set_cookie: str | None = None) -> None:
-        self.requests: list[tuple[str, dict[str, str]]] = []
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as the provider
-
-            def do_GET(self):
-                recorder.requests.append((self.path, dict(self.headers)))
-                body = json.dumps({**JOB, "id": self.path.rsplit("/", 1)[-1]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                if set_cookie:
-                    self.send_header("Set-Cookie", set_cookie)
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/api/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def recorders() -> Iterator[list[Recorder]]:
-    started: list[Recorder] = []
-    yield started
-    for recorder in started:
-        recorder.stop()
-
-
-def test_polls_reach_the_api_with_the_sessions_headers(recorders):
-    api = Recorder()
-    recorders.append(api)
+def test_polls_reach_the_api_with_the_sessions_headers(canned_api):
+    api = canned_api
     with OpenRouterVideoClient(api_key=API_KEY, base_url=api.base_url) as client:
         snapshots = [client.get_video(f"job-{n}") for n in range(3)]
     assert [s.id for s in snapshots] == ["job-0", "job-1", "job-2"]
     assert all(s.status is VideoStatus.IN_PROGRESS for s in snapshots)
-    assert [path for path, _ in api.requests] == [f"/api/v1/videos/job-{n}" for n in range(3)]
+    assert api.paths == [f"/api/v1/videos/job-{n}" for n in range(3)]
     assert all(h["Authorization"] == f"Bearer {API_KEY}" for _, h in api.requests)
 
 
-def test_a_cookie_the_api_sets_is_never_sent_back(recorders):
+def test_a_cookie_the_api_sets_is_never_sent_back(canned_api_factory):
     """One client serves every workspace and thread: an answer's cookie must not ride on
     the next request (``requests``' own adapter would store it in the session)."""
-    api = Recorder(set_cookie="session=abc; Path=/")
-    recorders.append(api)
+    api = canned_api_factory(set_cookie="session=abc; Path=/")
     with OpenRouterVideoClient(api_key=API_KEY, base_url=api.base_url) as client:
         client.get_video("job-1")
         client.get_video("job-2")  # the fast path
@@ -86,16 +36,15 @@ def test_a_cookie_the_api_sets_is_never_sent_back(recorders):
     assert all("Cookie" not in headers for _, headers in api.requests)
 
 
-def test_one_adapter_keeps_each_origins_requests_on_that_origin(recorders):
+def test_one_adapter_keeps_each_origins_requests_on_that_origin(canned_api_factory):
     """The remembered pool keys are per origin: a second host is never sent to the first."""
-    first, second = Recorder(), Recorder()
-    recorders += [first, second]
+    first, second = canned_api_factory(), canned_api_factory()
     with OpenRouterVideoClient(api_key=API_KEY, base_url=first.base_url) as client:
         client.get_video("job-a")
         client.session.get(f"{second.base_url}/videos/job-b", timeout=5)
         client.get_video("job-c")
-    assert [path for path, _ in first.requests] == ["/api/v1/videos/job-a", "/api/v1/videos/job-c"]
-    assert [path for path, _ in second.requests] == ["/api/v1/videos/job-b"]
+    assert first.paths == ["/api/v1/videos/job-a", "/api/v1/videos/job-c"]
+    assert second.paths == ["/api/v1/videos/job-b"]
 
 
 def test_each_caller_gets_its_own_copy_of_a_remembered_key():

@@ -20,7 +20,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import TracebackType
@@ -48,6 +48,7 @@ from videogen.provider.errors import (
     ProviderServerError,
     ProviderTimeout,
 )
+from videogen.provider.polling import Item, Outcome, PollRun, VideoPoller
 from videogen.provider.types import GenerationRecord, VideoJobSnapshot, VideoModelInfo
 
 logger = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def _error_message(response: requests.Response, text: str) -> str:
+def _error_message(status: int, reason: str | None, text: str) -> str:
     """The provider's ``{"error": {"code", "message"}}`` message, else the body's text."""
     try:
         body = _decode_json(text.encode())
@@ -146,7 +147,7 @@ def _error_message(response: requests.Response, text: str) -> str:
     text = " ".join(text.split())
     if text:
         return _truncate(text, MESSAGE_LIMIT)
-    return response.reason or f"HTTP {response.status_code}"
+    return reason or f"HTTP {status}"
 
 
 def is_documented_error_body(text: str) -> bool:
@@ -169,7 +170,15 @@ def is_documented_error_body(text: str) -> bool:
 
 
 def _error_for_status(response: requests.Response, text: str) -> ProviderError:
-    status = response.status_code
+    return error_for_answer(
+        response.status_code, response.reason, response.headers.get("Retry-After"), text
+    )
+
+
+def error_for_answer(
+    status: int, reason: str | None, retry_after: str | None, text: str
+) -> ProviderError:
+    """The ``ProviderError`` for an answer that is not a 2xx (both transports use it)."""
     if status >= 500:
         cls: type[ProviderError] = ProviderServerError
     elif status in _STATUS_ERRORS:
@@ -182,10 +191,10 @@ def _error_for_status(response: requests.Response, text: str) -> ProviderError:
     # provider's own documented error.
     processed = (status >= 500 and not is_documented_error_body(text)) or status < 400
     return cls(
-        _error_message(response, text),
+        _error_message(status, reason, text),
         status_code=status,
         response_text=_truncate(text, RESPONSE_TEXT_LIMIT),
-        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        retry_after=parse_retry_after(retry_after),
         may_have_been_processed=processed,
     )
 
@@ -223,6 +232,38 @@ def _translate_request_exception(err: requests.RequestException, what: str) -> P
     if isinstance(err, requests.exceptions.ContentDecodingError):
         return ProviderMalformedResponse(f"{what} sent an undecodable body: {err}")
     return ProviderError(f"{what} failed: {err}", may_have_been_processed=processed)
+
+
+def malformed_answer(
+    what: str, status: int, text: str, message: str, *, provider_job_id: str | None = None
+) -> ProviderMalformedResponse:
+    return ProviderMalformedResponse(
+        f"{what}: {message}",
+        status_code=status,
+        response_text=_truncate(text, RESPONSE_TEXT_LIMIT),
+        provider_job_id=provider_job_id,
+    )
+
+
+def snapshot_of_answer(what: str, status: int, body: bytes) -> VideoJobSnapshot:
+    """A 2xx body as the job's snapshot, or ``ProviderMalformedResponse`` (both transports)."""
+    try:
+        data = _decode_json(body)
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise malformed_answer(
+            what, status, body.decode(errors="replace"), f"body is not JSON: {err}"
+        ) from err
+    try:
+        return VideoJobSnapshot.from_json(data)
+    except (ValueError, TypeError) as err:
+        job_id = data.get("id") if isinstance(data, dict) else None
+        raise malformed_answer(
+            what,
+            status,
+            body.decode(errors="replace"),
+            str(err),
+            provider_job_id=job_id if isinstance(job_id, str) and job_id else None,
+        ) from err
 
 
 class VideoContent:
@@ -325,6 +366,7 @@ class OpenRouterVideoClient:
         self.timeout: tuple[float, float] = (float(connect_timeout), float(read_timeout))
         self.pool_size = max(1, int(pool_size))
         self.session = _session_with_environment_resolved(self.base_url)
+        self._poller: VideoPoller | None = None
         # A base URL that requests would rewrite (IDNA, quoting) always takes the full path.
         self._plain_url = self.base_url.isascii() and (
             requests.utils.requote_uri(self.base_url) == self.base_url
@@ -412,7 +454,24 @@ class OpenRouterVideoClient:
         except (ValueError, TypeError, ArithmeticError) as err:
             raise self._malformed(response, str(err)) from err
 
+    def poll_videos(
+        self,
+        items: Sequence[tuple[Item, str]],
+        *,
+        concurrency: int,
+        answer: Callable[[Item, Outcome], None],
+    ) -> PollRun:
+        """``get_video`` for many jobs at once on the process's event loop (the sweep's
+        transport, see ``polling.py``): ``answer(item, snapshot or error)`` is called for
+        each ``(item, provider job id)`` from the loop's thread as answers come, at most
+        ``concurrency`` polls in flight. ``cancel()`` on the returned run stops the rest."""
+        if self._poller is None:
+            self._poller = VideoPoller(self)
+        return self._poller.poll(items, concurrency=concurrency, answer=answer)
+
     def close(self) -> None:
+        if self._poller is not None:
+            self._poller.close()
         self.session.close()
 
     def __enter__(self) -> Self:
@@ -531,10 +590,11 @@ class OpenRouterVideoClient:
     def _malformed(
         response: requests.Response, message: str, *, provider_job_id: str | None = None
     ) -> ProviderMalformedResponse:
-        return ProviderMalformedResponse(
-            f"{response.request.method} {response.url}: {message}",
-            status_code=response.status_code,
-            response_text=_truncate(response.text, RESPONSE_TEXT_LIMIT),
+        return malformed_answer(
+            f"{response.request.method} {response.url}",
+            response.status_code,
+            response.text,
+            message,
             provider_job_id=provider_job_id,
         )
 
@@ -545,16 +605,9 @@ class OpenRouterVideoClient:
             raise self._malformed(response, f"body is not JSON: {err}") from err
 
     def _snapshot(self, response: requests.Response) -> VideoJobSnapshot:
-        data = self._json(response)
-        try:
-            return VideoJobSnapshot.from_json(data)
-        except (ValueError, TypeError) as err:
-            job_id = data.get("id") if isinstance(data, dict) else None
-            raise self._malformed(
-                response,
-                str(err),
-                provider_job_id=job_id if isinstance(job_id, str) and job_id else None,
-            ) from err
+        return snapshot_of_answer(
+            f"{response.request.method} {response.url}", response.status_code, response.content
+        )
 
 
 # --- the process-wide client ---------------------------------------------------------------

@@ -1,7 +1,7 @@
 """``jobs_apply_snapshots`` (lifecycle.py), the sweep's batch apply, against the per-job path.
 
 Each scenario is a job in some state and the provider's answer to its poll. The same
-scenarios are swept twice through ``reconcile_sweep`` against mocked HTTP: once as the sweep
+scenarios are swept twice through ``reconcile_sweep`` against a canned API: once as the sweep
 runs (answers applied in batches), once with the batch leaving every job to the per-job
 function ``job_apply_snapshot`` (what the sweep did before, and still does with what a batch
 leaves). Both must end the same: statuses and columns, events, ledger rows, signals and the
@@ -15,7 +15,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-import responses
 from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
@@ -108,10 +107,10 @@ SCENARIOS = {
 
 
 @pytest.fixture
-def sweep_settings(settings):
+def sweep_settings(settings, canned_api):
     settings.VIDEOGEN = {
         "API_KEY": "sk-test",
-        "BASE_URL": API,
+        "BASE_URL": canned_api.base_url,
         "TASKS_SYNC": False,
         "STORE_OUTPUTS": True,
         "POLL_CONCURRENCY": 4,
@@ -193,12 +192,12 @@ def make_jobs(world: str, scenarios: dict) -> dict[str, VideoJob]:
     return jobs
 
 
-def mock_answers(mock, world: str, scenarios: dict) -> None:
+def mock_answers(api, world: str, scenarios: dict) -> None:
     for index, (_, _, body) in enumerate(scenarios.values()):
         pid = f"{world}-{index}"
-        mock.get(
-            f"{API}/videos/{pid}",
-            json={**body, "id": pid, "polling_url": f"/api/v1/videos/{pid}"},
+        api.get(
+            f"/videos/{pid}",
+            json_body={**body, "id": pid, "polling_url": f"/api/v1/videos/{pid}"},
         )
 
 
@@ -251,9 +250,9 @@ def outcome(jobs: dict[str, VideoJob], heard: list, tasks: list) -> dict[str, di
     return result
 
 
-def sweep_world(world, mock, broker, heard, monkeypatch, *, one_by_one: bool):
+def sweep_world(world, api, broker, heard, monkeypatch, *, one_by_one: bool):
     jobs = make_jobs(world, SCENARIOS)
-    mock_answers(mock, world, SCENARIOS)
+    mock_answers(api, world, SCENARIOS)
     if one_by_one:
         # The batch leaves every job to the per-job function.
         monkeypatch.setattr(
@@ -266,26 +265,29 @@ def sweep_world(world, mock, broker, heard, monkeypatch, *, one_by_one: bool):
     report = reconcile.reconcile_sweep()
     monkeypatch.undo()
     assert report.polled == len(SCENARIOS) and report.errors == 0
+    assert not api.unrequested()
     return outcome(jobs, heard, queued_tasks(broker)), report
 
 
 def test_a_sweep_applying_in_batches_ends_exactly_as_one_by_one(
-    sweep_settings, broker, heard, monkeypatch, caplog
+    sweep_settings, canned_api, broker, heard, monkeypatch, caplog
 ):
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        batched, batch_report = sweep_world("b", mock, broker, heard, monkeypatch, one_by_one=False)
-        assert "undone" not in caplog.text  # the batches were applied as batches
-        single, single_report = sweep_world("s", mock, broker, heard, monkeypatch, one_by_one=True)
+    batched, batch_report = sweep_world(
+        "b", canned_api, broker, heard, monkeypatch, one_by_one=False
+    )
+    assert "undone" not in caplog.text  # the batches were applied as batches
+    single, single_report = sweep_world(
+        "s", canned_api, broker, heard, monkeypatch, one_by_one=True
+    )
     assert batch_report.transitions == single_report.transitions
     for name in SCENARIOS:
         assert batched[name] == single[name], name
 
 
 def test_each_completion_gets_one_event_one_ledger_row_its_signals_and_one_fetch(
-    sweep_settings, broker, heard, monkeypatch
+    sweep_settings, canned_api, broker, heard, monkeypatch
 ):
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        result, _ = sweep_world("b", mock, broker, heard, monkeypatch, one_by_one=False)
+    result, _ = sweep_world("b", canned_api, broker, heard, monkeypatch, one_by_one=False)
     done = result["pending→completed"]
     assert done["job"]["status"] == JobStatus.COMPLETED
     assert done["events"] == [("pending", "completed", "poll", "", None)]

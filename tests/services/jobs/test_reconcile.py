@@ -224,17 +224,17 @@ def test_a_sweep_left_early_starts_no_poll_nobody_would_read(workspace, app_on_s
 
 
 def test_a_bug_in_a_poll_reaches_the_sweeps_caller(workspace, monkeypatch):
-    """Anything but a provider error (a bug) is raised in the sweep's thread, as without the
-    pool, rather than lost in a polling thread while the sweep waits for its answer."""
-    from videogen.provider.client import OpenRouterVideoClient
+    """Anything but a provider error (a bug) is raised in the sweep's thread, as if it had
+    polled itself, rather than lost in the polling loop while the sweep waits for it."""
+    from videogen.provider.types import VideoJobSnapshot
 
     for i in range(3):
         submit(workspace, prompt=f"A fox {i}")
     VideoJob.objects.update(next_poll_at=timezone.now())
 
-    def broken(self, job_id):
-        raise ValueError("a bug in the poll")
+    def broken(data):
+        raise RuntimeError("a bug in the poll")
 
-    monkeypatch.setattr(OpenRouterVideoClient, "get_video", broken)
-    with pytest.raises(ValueError, match="a bug in the poll"):
+    monkeypatch.setattr(VideoJobSnapshot, "from_json", staticmethod(broken))
+    with pytest.raises(RuntimeError, match="a bug in the poll"):
         reconcile_sweep()

@@ -460,13 +460,13 @@ def test_a_webhook_and_a_batch_on_the_same_rows_wait_for_each_other(
     make_due()
     polled, holding, release = threading.Event(), threading.Event(), threading.Event()
     results: dict[str, object] = {}
-    real_poll, real_ledger_write_many = reconcile._poll, lifecycle.ledger_write_many
+    real_answer, real_ledger_write_many = reconcile._result_of, lifecycle.ledger_write_many
 
-    def poll_once_the_webhook_holds_the_lock(job):
+    def answer_once_the_webhook_holds_the_lock(job, outcome):
         polled.set()
         if first == "webhook":
             holding.wait(10)
-        return real_poll(job)
+        return real_answer(job, outcome)
 
     def ledger_write_many_then_hold(*args, **kwargs):
         written = real_ledger_write_many(*args, **kwargs)
@@ -475,7 +475,7 @@ def test_a_webhook_and_a_batch_on_the_same_rows_wait_for_each_other(
             release.wait(10)
         return written
 
-    monkeypatch.setattr(reconcile, "_poll", poll_once_the_webhook_holds_the_lock)
+    monkeypatch.setattr(reconcile, "_result_of", answer_once_the_webhook_holds_the_lock)
     monkeypatch.setattr(lifecycle, "ledger_write_many", ledger_write_many_then_hold)
 
     def sweep() -> None:

@@ -11,9 +11,9 @@ One sweep:
    never arrived within ``LATE_COST_MAX_SECONDS``;
 5. claims due jobs under a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
    clusters never poll one job): in flight, completed without a cost, or closed locally
-   and still followed up; polls them concurrently through the one pooled client, applies
+   and still followed up; polls them concurrently on the client's event loop, applies
    the answers that change a job through the lifecycle in batches (``jobs_apply_snapshots``:
-   one transaction per batch, the same rules as ``job_transition``) while the pool keeps
+   one transaction per batch, the same rules as ``job_transition``) while the loop keeps
    polling, and reschedules the polled jobs with backoff and jitter in bulk writes, batch
    by batch as their answers come in.
 One job's failure never stops the sweep.
@@ -23,13 +23,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import random
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from queue import Empty, SimpleQueue
@@ -42,6 +39,7 @@ from videogen.conf import videogen_settings
 from videogen.models import EventSource, JobStatus, UsageEntry, VideoJob
 from videogen.provider.client import get_client
 from videogen.provider.errors import ProviderError, ProviderNotFound
+from videogen.provider.polling import Outcome, PollRun
 from videogen.provider.types import VideoJobSnapshot
 from videogen.services import bulk, queue
 from videogen.services.jobs.lifecycle import (
@@ -375,8 +373,8 @@ def _poll_and_apply(
     news: list[_PollResult] = []  # answers that change their job, applied in batches
     settled: list[VideoJob] = []  # polled (and applied): their next poll can be written
     batch_size = videogen_settings.RECONCILE_APPLY_BATCH_SIZE
-    # Worker threads only speak HTTP; every database write happens here, in this thread,
-    # while the pool keeps polling: a batch is applied as soon as it is full, and the jobs
+    # The polling loop only speaks HTTP; every database write happens here, in this thread,
+    # while the loop keeps polling: a batch is applied as soon as it is full, and the jobs
     # settled so far are rescheduled in the same rhythm, so that little is left to write
     # once the last answer is in (the sweep's time is the polls', not the polls' plus
     # the writes').
@@ -405,86 +403,63 @@ def _poll_and_apply(
 
 
 # How long the applying thread lets answers gather before taking them, when it has nothing
-# else to do: with 128 polling threads, waking it for every single answer cost about as much
-# CPU as a poll's HTTP. Adds at most this to a sweep's end.
+# else to do: woken for every single answer, it took the GIL from the loop's thread about
+# as often as there were polls. Adds at most this to a sweep's end.
 _GATHER_SECONDS = 0.005
-
-
-@dataclass(frozen=True)
-class _PollCrash:
-    """A poll that raised something other than a ``ProviderError`` (a bug): re-raised in
-    the sweep's thread, as it would have been without the pool."""
-
-    error: BaseException
+# How often a thread waiting for answers checks that the polls are still running.
+_CHECK_SECONDS = 1.0
 
 
 def _polled(jobs: list[VideoJob], concurrency: int) -> Iterator[_PollResult]:
-    """Poll ``jobs`` on the process's polling threads and yield the answers in the calling
-    thread as they come.
+    """Poll ``jobs`` and yield the answers in the calling thread as they come.
 
-    Each polling thread takes the next job from one shared queue until none is left (no
-    ``Future`` per job), and the caller takes every answer that is in at once, then lets a
-    few more gather. Leaving the loop early (an exception in the caller) empties the queue,
-    so the threads start no poll nobody would read.
+    One job (the API's refresh, *Poll now*) is polled here, on the blocking client: there is
+    nothing to overlap. More go to the client's event loop (``poll_videos``), at most
+    ``concurrency`` in flight; the caller takes every answer that is in at once, then lets a
+    few more gather. Leaving early (an exception in the caller) cancels the polls not yet
+    answered.
     """
-    todo: SimpleQueue[VideoJob] = SimpleQueue()
-    for job in jobs:
-        todo.put(job)
-    answers: SimpleQueue[_PollResult | _PollCrash] = SimpleQueue()
-
-    def poll_until_none_left() -> None:
-        while True:
-            try:
-                job = todo.get_nowait()
-            except Empty:
-                return
-            try:
-                answers.put(_poll(job))
-            except BaseException as err:  # handed to the caller, who raises it
-                answers.put(_PollCrash(err))
-
-    pool = _poll_pool(concurrency)
-    for _ in range(min(concurrency, len(jobs))):
-        pool.submit(poll_until_none_left)
+    if len(jobs) == 1:
+        yield _poll(jobs[0])
+        return
+    answers: SimpleQueue[tuple[VideoJob, Outcome]] = SimpleQueue()
+    run = get_client().poll_videos(
+        [(job, job.provider_job_id) for job in jobs],
+        concurrency=concurrency,
+        answer=lambda job, outcome: answers.put((job, outcome)),
+    )
     left = len(jobs)
     try:
         while left:
-            taken = [answers.get()]
+            taken = [_next_answer(answers, run)]
             with contextlib.suppress(Empty):
                 while True:
                     taken.append(answers.get_nowait())
-            for answer in taken:
+            for job, outcome in taken:
                 left -= 1
-                if isinstance(answer, _PollCrash):
-                    raise answer.error
-                yield answer
+                yield _result_of(job, outcome)
             if left:
                 time.sleep(_GATHER_SECONDS)
     finally:
-        with contextlib.suppress(Empty):
-            while True:
-                todo.get_nowait()
+        run.cancel()
 
 
-_pool: ThreadPoolExecutor | None = None
-_pool_key: tuple[int, int] | None = None
-_pool_lock = threading.Lock()
+def _next_answer(answers: SimpleQueue, run: PollRun) -> tuple[VideoJob, Outcome]:
+    while True:
+        try:
+            return answers.get(timeout=_CHECK_SECONDS)
+        except Empty:
+            failure = run.failure()
+            if failure is not None:  # the run itself broke: no answer is coming
+                raise failure from None
 
 
-def _poll_pool(size: int) -> ThreadPoolExecutor:
-    """The process's polling threads, kept from one sweep to the next: starting
-    ``POLL_CONCURRENCY`` threads for each sweep cost its thread, the one that applies the
-    answers, about a quarter of a second per 1,000 jobs. A new size (or a forked process)
-    gets a new pool; the old one's idle threads end."""
-    global _pool, _pool_key
-    key = (os.getpid(), max(1, size))
-    with _pool_lock:
-        if _pool is None or _pool_key != key:
-            if _pool is not None and _pool_key[0] == key[0]:
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=key[1], thread_name_prefix="videogen-poll")
-            _pool_key = key
-        return _pool
+def _result_of(job: VideoJob, outcome: Outcome) -> _PollResult:
+    if isinstance(outcome, VideoJobSnapshot):
+        return _PollResult(job=job, snapshot=outcome)
+    if isinstance(outcome, ProviderError):
+        return _PollResult(job=job, error=outcome)
+    raise outcome  # a bug, raised in the sweep's thread as if it had polled itself
 
 
 def _note_error(report: SweepReport, job: VideoJob, err: Exception) -> None:
