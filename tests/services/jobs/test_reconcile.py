@@ -154,21 +154,26 @@ def test_events_match_transitions(workspace):
     assert events[-1][1] == "completed"
 
 
+# One job is polled on the blocking client, several on the event loop: both must hold.
+@pytest.mark.parametrize("jobs", [1, 3], ids=["one job", "several jobs"])
 def test_a_provider_slower_than_the_read_timeout_is_retried_later(
-    workspace, app_on_simulator, settings
+    workspace, app_on_simulator, settings, jobs
 ):
-    job = submit(workspace)
+    submitted = [submit(workspace, prompt=f"A fox {i}") for i in range(jobs)]
     settings.VIDEOGEN = {**settings.VIDEOGEN, "READ_TIMEOUT": 0.2}
     app_on_simulator.config.apply_patch({"latency_seconds": 1.0})
     report = reconcile_sweep()
-    job.refresh_from_db()
-    assert report.errors == 1 and job.status == JobStatus.PENDING
-    assert "timed out" in job.last_error.lower() or "timeout" in job.last_error.lower()
-    assert job.lease_token is None
+    assert report.errors == jobs
+    for job in submitted:
+        job.refresh_from_db()
+        assert job.status == JobStatus.PENDING
+        assert "timed out" in job.last_error.lower() or "timeout" in job.last_error.lower()
+        assert job.lease_token is None
     app_on_simulator.config.apply_patch({"latency_seconds": 0.0})
     sweep_until_settled()
-    job.refresh_from_db()
-    assert job.status == JobStatus.COMPLETED
+    for job in submitted:
+        job.refresh_from_db()
+        assert job.status == JobStatus.COMPLETED
 
 
 def test_a_sweep_writing_as_answers_come_leaves_every_job_polled_once_and_released(
