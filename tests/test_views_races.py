@@ -11,6 +11,7 @@ threads start together on a ``threading.Barrier``.
 from __future__ import annotations
 
 import json
+import queue
 import random
 import threading
 from collections import Counter
@@ -102,14 +103,15 @@ class FakeClient:
             self.calls[provider_job_id] += 1
         return completed_snapshot(provider_job_id, POLL_COST)
 
-    def poll_videos(self, items, *, concurrency, answer) -> FakePollRun:
+    def poll_videos(self, items, *, concurrency, answer, more_to_come=False) -> FakePollRun:
         """The sweep's many polls: answered on a thread of their own, as the loop does."""
-        run = FakePollRun()
+        run = FakePollRun(items, closed=not more_to_come)
 
         def poll_all() -> None:
-            for item, provider_job_id in items:
+            while (taken := run.todo.get()) is not None:
                 if run.cancelled:
                     return
+                item, provider_job_id = taken
                 answer(item, self.get_video(provider_job_id))
 
         threading.Thread(target=poll_all, daemon=True).start()
@@ -119,8 +121,22 @@ class FakeClient:
 class FakePollRun:
     cancelled = False
 
+    def __init__(self, items, *, closed: bool) -> None:
+        self.todo = queue.SimpleQueue()
+        self.add(items)
+        if closed:
+            self.close()
+
+    def add(self, items) -> None:
+        for item in items:
+            self.todo.put(item)
+
+    def close(self) -> None:
+        self.todo.put(None)
+
     def cancel(self) -> None:
         self.cancelled = True
+        self.todo.put(None)
 
     def failure(self) -> None:
         return None

@@ -137,6 +137,36 @@ def test_headers_are_the_clients_and_no_cookie_is_sent_back(canned_api_factory):
         assert "Cookie" not in headers
 
 
+def test_a_run_takes_more_jobs_until_it_is_closed(sim_client):
+    """The sweep claims in parts while it polls: a run started with ``more_to_come`` polls
+    what it is given later too, each once, and ends only once closed."""
+    job_ids = submit(sim_client, 9)
+    answers: SimpleQueue = SimpleQueue()
+    run = sim_client.poll_videos(
+        [(job_id, job_id) for job_id in job_ids[:3]],
+        concurrency=2,
+        answer=lambda item, outcome: answers.put((item, outcome)),
+        more_to_come=True,
+    )
+    try:
+        first = dict(answers.get(timeout=10) for _ in range(3))
+        run.add([(job_id, job_id) for job_id in job_ids[3:6]])
+        run.add([(job_id, job_id) for job_id in job_ids[6:]])
+        later = dict(answers.get(timeout=10) for _ in range(6))
+        time.sleep(0.2)
+        assert not run.done(), "ended before it was closed"
+        run.close()
+        deadline = time.monotonic() + 5
+        while not run.done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert run.done() and run.failure() is None
+    finally:
+        run.cancel()
+    answered = {**first, **later}
+    assert set(answered) == set(job_ids) and answers.empty()
+    assert all(isinstance(outcome, VideoJobSnapshot) for outcome in answered.values())
+
+
 def test_cancelled_polls_stop(canned_api_factory):
     api = canned_api_factory(delay=0.1)
     with OpenRouterVideoClient(api_key=API_KEY, base_url=api.base_url) as client:

@@ -460,14 +460,18 @@ class OpenRouterVideoClient:
         *,
         concurrency: int,
         answer: Callable[[Item, Outcome], None],
+        more_to_come: bool = False,
     ) -> PollRun:
         """``get_video`` for many jobs at once on the process's event loop (the sweep's
         transport, see ``polling.py``): ``answer(item, snapshot or error)`` is called for
         each ``(item, provider job id)`` from the loop's thread as answers come, at most
-        ``concurrency`` polls in flight. ``cancel()`` on the returned run stops the rest."""
+        ``concurrency`` polls in flight. ``cancel()`` on the returned run stops the rest;
+        with ``more_to_come`` it takes more (``add()``) until ``close()``."""
         if self._poller is None:
             self._poller = VideoPoller(self)
-        return self._poller.poll(items, concurrency=concurrency, answer=answer)
+        return self._poller.poll(
+            items, concurrency=concurrency, answer=answer, more_to_come=more_to_come
+        )
 
     def close(self) -> None:
         if self._poller is not None:

@@ -64,19 +64,46 @@ def event_loop() -> asyncio.AbstractEventLoop:
 
 
 class PollRun:
-    """Polls under way; ``cancel()`` stops them (none starts after it, those in flight end)."""
+    """Polls under way.
 
-    def __init__(self, future: Future) -> None:
-        self._future = future
+    ``add()`` gives the run more to poll (until ``close()``, when it was started with
+    ``more_to_come``); ``cancel()`` stops it: none starts after it, those in flight end.
+    """
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, todo: asyncio.Queue, workers: int, future: Future
+    ) -> None:
+        self._loop, self._todo, self._workers, self._future = loop, todo, workers, future
+
+    def add(self, items: Sequence[tuple[Item, str]]) -> None:
+        self._loop.call_soon_threadsafe(_put_all, self._todo, list(items))
+
+    def close(self) -> None:
+        """Nothing more is coming: the run ends once what it has is polled."""
+        self._loop.call_soon_threadsafe(_put_all, self._todo, [_END] * self._workers)
 
     def cancel(self) -> None:
         self._future.cancel()
+
+    def done(self) -> bool:
+        """True once the run has ended: all it was given is polled (and it was closed), or
+        it was cancelled or broke."""
+        return self._future.done()
 
     def failure(self) -> BaseException | None:
         """What ended the run itself, if anything did (never a poll's own error)."""
         if self._future.done() and not self._future.cancelled():
             return self._future.exception()
         return None
+
+
+# What tells a worker of the run that nothing more is coming.
+_END: Any = object()
+
+
+def _put_all(todo: asyncio.Queue, items: list) -> None:
+    for item in items:
+        todo.put_nowait(item)
 
 
 class VideoPoller:
@@ -93,12 +120,20 @@ class VideoPoller:
         *,
         concurrency: int,
         answer: Callable[[Item, Outcome], None],
+        more_to_come: bool = False,
     ) -> PollRun:
         """Poll each ``(item, provider job id)``, at most ``concurrency`` at a time, and call
-        ``answer(item, outcome)`` for each, from the loop's thread, as answers come."""
+        ``answer(item, outcome)`` for each, from the loop's thread, as answers come. With
+        ``more_to_come`` the run takes more items (``PollRun.add``) until ``PollRun.close``."""
         loop = event_loop()
-        coroutine = self._poll_all(list(items), max(1, concurrency), answer)
-        return PollRun(asyncio.run_coroutine_threadsafe(coroutine, loop))
+        items = list(items)
+        workers = max(1, concurrency if more_to_come else min(concurrency, len(items)))
+        # Filled here, before the loop can see it (no worker waits on it yet); from now on
+        # only in the loop's thread (``PollRun.add``).
+        todo: asyncio.Queue = asyncio.Queue()
+        _put_all(todo, items if more_to_come else [*items, *[_END] * workers])
+        future = asyncio.run_coroutine_threadsafe(self._poll_all(todo, workers, answer), loop)
+        return PollRun(loop, todo, workers, future)
 
     def close(self) -> None:
         session, loop = self._session, self._session_loop
@@ -114,15 +149,15 @@ class VideoPoller:
 
     async def _poll_all(
         self,
-        items: list[tuple[Item, str]],
-        concurrency: int,
+        todo: asyncio.Queue,
+        workers: int,
         answer: Callable[[Item, Outcome], None],
     ) -> None:
         session = self._session_here()
-        todo = iter(items)  # shared by the workers: one loop, so no lock
 
         async def worker() -> None:
-            for item, job_id in todo:
+            while (taken := await todo.get()) is not _END:
+                item, job_id = taken
                 try:
                     outcome: Outcome = await self._get_video(session, job_id)
                 except asyncio.CancelledError:
@@ -131,7 +166,7 @@ class VideoPoller:
                     outcome = err
                 answer(item, outcome)
 
-        await asyncio.gather(*(worker() for _ in range(min(concurrency, len(items)))))
+        await asyncio.gather(*(worker() for _ in range(workers)))
 
     def _session_here(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()

@@ -4,6 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 from django.db.models import Value
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -144,6 +145,36 @@ def test_a_leased_job_is_not_claimed_again(workspace):
     assert len(first) == 1 and second == []
 
 
+@pytest.mark.postgres
+def test_leasing_due_jobs_writes_no_index_entry_on_postgresql(workspace):
+    """The jobs table keeps room on its pages (fillfactor, migration 0013), so a claim's
+    lease is a HOT update: the new row version stays on its page and no index is touched."""
+    now = timezone.now()
+    VideoJob.objects.bulk_create(
+        VideoJob(
+            workspace=workspace,
+            model="google/veo-3.1",
+            prompt="A fox in snow " * 10,
+            status=JobStatus.PENDING,
+            provider_job_id=f"hot-{i}",
+            next_poll_at=now - timedelta(seconds=1) if i % 8 == 0 else now + timedelta(hours=1),
+        )
+        for i in range(800)
+    )
+
+    with transaction.atomic():  # this transaction's own counters
+        claimed = jobs_claim_due(now=now, limit=1000)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = %s",
+                [VideoJob._meta.db_table],
+            )
+            updated, hot = cursor.fetchone()
+
+    assert len(claimed) == 100
+    assert updated == hot == 100
+
+
 def test_events_match_transitions(workspace):
     job = submit(workspace)
     sweep_until_settled()
@@ -211,8 +242,9 @@ def test_a_sweep_writing_as_answers_come_leaves_every_job_polled_once_and_releas
 
 
 def test_a_sweep_left_early_starts_no_poll_nobody_would_read(workspace, app_on_simulator, settings):
-    """When the sweep's own thread fails (here its progress callback), the polling threads
-    take no further job: the rest stay leased until the lease ends, and are polled then."""
+    """When the sweep's own thread fails (here its progress callback), the polling loop
+    takes no further job and no further part is claimed: what was claimed stays leased
+    until the lease ends, and is polled then."""
     settings.VIDEOGEN = {**settings.VIDEOGEN, "POLL_CONCURRENCY": 1}
     for i in range(8):
         submit(workspace, prompt=f"A fox {i}")
@@ -226,6 +258,42 @@ def test_a_sweep_left_early_starts_no_poll_nobody_would_read(workspace, app_on_s
         reconcile_sweep(progress=fail)
     time.sleep(0.3)  # a poll taken before the failure has ended by now
     assert app_on_simulator.stats.requests("GET /videos/{id}") <= 2
+
+
+def test_a_sweep_claims_in_parts_as_it_polls_and_polls_each_due_job_once(
+    workspace, app_on_simulator, settings
+):
+    """The first polls go out after a first small claim (twice the polls in flight), the
+    rest is claimed in growing parts while they run: ``progress`` sees what was claimed so
+    far grow, and in the end every due job was polled once and released."""
+    settings.VIDEOGEN = {**settings.VIDEOGEN, "POLL_CONCURRENCY": 2}
+    app_on_simulator.config.apply_patch({"pending_seconds": 600})
+    jobs = [submit(workspace, prompt=f"A fox {i}") for i in range(20)]
+    VideoJob.objects.update(next_poll_at=timezone.now())
+    totals = []
+
+    report = reconcile_sweep(progress=lambda done, total: totals.append(total))
+
+    assert (report.claimed, report.polled, report.errors) == (20, 20, 0)
+    assert totals[0] == 4 and totals[-1] == 20 and totals == sorted(totals)
+    assert len(set(totals)) > 2, "claimed in more than two parts"
+    for job in VideoJob.objects.filter(pk__in=[job.pk for job in jobs]):
+        assert job.poll_attempts == 1 and job.lease_token is None and job.lease_until is None
+
+
+def test_a_sweep_claims_no_more_than_its_limit_across_parts(workspace, app_on_simulator, settings):
+    settings.VIDEOGEN = {**settings.VIDEOGEN, "POLL_CONCURRENCY": 2}
+    app_on_simulator.config.apply_patch({"pending_seconds": 600})
+    for i in range(15):
+        submit(workspace, prompt=f"A fox {i}")
+    VideoJob.objects.update(next_poll_at=timezone.now())
+
+    report = reconcile_sweep(limit=9)
+
+    assert (report.claimed, report.polled) == (9, 9)
+    jobs = VideoJob.objects.filter(status=JobStatus.PENDING, lease_token__isnull=True)
+    assert jobs.filter(poll_attempts=1).count() == 9
+    assert jobs.filter(poll_attempts=0).count() == 6
 
 
 def test_a_bug_in_a_poll_reaches_the_sweeps_caller(workspace, monkeypatch):

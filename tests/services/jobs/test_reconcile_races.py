@@ -157,7 +157,9 @@ def test_parallel_sweeps_never_poll_the_same_job(sim, poll_counts, workspace):
 
     # Round 1: every job polled exactly once, split between the two sweeps.
     reports = sweep_round()
-    assert sorted(r.claimed for r in reports) == [15, 25]
+    # (Each sweep claims in parts as it polls, so how the 40 split between them varies.)
+    assert sum(r.claimed for r in reports) == len(jobs)
+    assert all(r.claimed <= 25 for r in reports)
     assert poll_counts == {pid: 1 for pid in provider_ids}
     for job in VideoJob.objects.filter(pk__in=[j.pk for j in jobs]):
         assert job.status == JobStatus.PENDING and job.poll_attempts == 1

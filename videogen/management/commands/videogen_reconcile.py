@@ -24,17 +24,18 @@ class Command(BaseCommand):
         show = verbosity > 0 and sys.stdout.isatty()
 
         def progress(done: int, total: int) -> None:
+            # ``total`` is what the sweep has claimed so far: it claims in parts as it polls.
             width = 30
             filled = width * done // total
             self.stdout.write(
                 f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", ending=""
             )
-            if done == total:
-                self.stdout.write("")
 
         report = reconcile_sweep(
             limit=limit, concurrency=concurrency, progress=progress if show else None
         )
+        if show and report.polled:
+            self.stdout.write("")  # end the progress line
         self.stdout.write(self.style.SUCCESS(f"Sweep done: {report}."))
         for sample in report.error_samples:
             self.stdout.write(self.style.WARNING(f"  {sample}"))
