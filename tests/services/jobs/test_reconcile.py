@@ -7,6 +7,7 @@ import pytest
 from django.db import connection, transaction
 from django.db.models import Value
 from django.db.models.functions import Concat
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from videogen.models import JobEvent, JobStatus, UsageEntry, VideoJob
@@ -162,17 +163,43 @@ def test_leasing_due_jobs_writes_no_index_entry_on_postgresql(workspace):
         for i in range(800)
     )
 
-    with transaction.atomic():  # this transaction's own counters
-        claimed = jobs_claim_due(now=now, limit=1000)
+    def updates() -> tuple[int, int]:
+        """Rows this transaction has updated in the jobs table, and how many of them HOT."""
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = %s",
                 [VideoJob._meta.db_table],
             )
-            updated, hot = cursor.fetchone()
+            return cursor.fetchone()
+
+    with transaction.atomic():  # the counters are this transaction's
+        updated_before, hot_before = updates()
+        claimed = jobs_claim_due(now=now, limit=1000)
+        updated, hot = updates()
+        updated, hot = updated - updated_before, hot - hot_before
 
     assert len(claimed) == 100
     assert updated == hot == 100
+
+
+@pytest.mark.postgres
+def test_jobs_a_sweep_completes_with_their_cost_are_not_locked_again_for_a_next_poll(workspace):
+    """Completed and priced by the sweep's batch: nothing is left to schedule, so the sweep
+    locks them twice in all (its claim, the batch's apply), never a third time to find out
+    that they need no next poll."""
+    jobs = [submit(workspace, prompt=f"A fox {i}") for i in range(5)]
+    time.sleep(0.3)  # the simulator's jobs have ended (fast_config: ~0.15 s)
+    VideoJob.objects.update(next_poll_at=timezone.now())
+
+    with CaptureQueriesContext(connection) as queries:
+        report = reconcile_sweep()
+
+    assert (report.polled, report.transitions) == (5, 5)
+    locks = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    assert len(locks) == 2, locks
+    for job in VideoJob.objects.filter(pk__in=[job.pk for job in jobs]):
+        assert job.status == JobStatus.COMPLETED and job.cost is not None
+        assert job.next_poll_at is None and job.lease_until is None
 
 
 def test_events_match_transitions(workspace):

@@ -11,7 +11,7 @@ One sweep:
    never arrived within ``LATE_COST_MAX_SECONDS``;
 5. claims due jobs under a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
    clusters never poll one job): in flight, completed without a cost, or closed locally
-   and still followed up; polls them concurrently on the client's event loop, applies
+   and still followed up, in growing parts as the polls go; polls them concurrently on the client's event loop, applies
    the answers that change a job through the lifecycle in batches (``jobs_apply_snapshots``:
    one transaction per batch, the same rules as ``job_transition``) while the loop keeps
    polling, and reschedules the polled jobs with backoff and jitter in bulk writes, batch
@@ -414,8 +414,7 @@ def _poll_and_apply(
             if _is_news(result, report):
                 news.append(result)
                 if len(news) >= batch_size:
-                    _apply_news(news, report)
-                    settled.extend(result.job for result in news)
+                    settled.extend(_apply_news(news, report))
                     news = []
             else:
                 if result.error is not None:
@@ -427,8 +426,7 @@ def _poll_and_apply(
                 settled = []
             if progress:
                 progress(done, total)
-    _apply_news(news, report)
-    settled.extend(result.job for result in news)
+    settled.extend(_apply_news(news, report))
     # Every polled job may need a next poll (a completion without its cost, a job the site
     # gave up on): the reschedule writes only those that still match ``pollable_q``.
     _reschedule(settled, retry_after)
@@ -539,13 +537,18 @@ def _is_news(result: _PollResult, report: SweepReport) -> bool:
     return not _unchanged(job, result.snapshot)
 
 
-def _apply_news(news: list[_PollResult], report: SweepReport) -> None:
+def _apply_news(news: list[_PollResult], report: SweepReport) -> list[VideoJob]:
     """Apply answers that change their jobs: the batch in one transaction, then one by one
     the jobs it left (see ``jobs_apply_snapshots``). The output downloads their completions
-    enqueue reach the broker together, once the batch has committed."""
+    enqueue reach the broker together, once the batch has committed.
+
+    Returns the jobs that may still need a next poll: not those the lifecycle has just ended
+    for good (terminal, not given up locally, no next poll: a completion still waiting for
+    its cost has one). The reschedule would lock and check them only to skip them."""
     if not news:
-        return
+        return []
     by_pk = {result.job.pk: result for result in news}
+    ended: set[int] = set()
     with queue.enqueue_batch():
         batch = jobs_apply_snapshots(
             [(result.job.pk, result.snapshot) for result in news], source=EventSource.POLL
@@ -563,7 +566,21 @@ def _apply_news(news: list[_PollResult], report: SweepReport) -> None:
                 _note_apply_error(report, job, err)
     for transition in transitions:
         report.transitions += transition.changed
-        _follow(by_pk[transition.job.pk].job, transition.job)
+        written = transition.job
+        _follow(by_pk[written.pk].job, written)
+        if _ended_for_good(written):
+            ended.add(written.pk)
+    return [result.job for result in news if result.job.pk not in ended]
+
+
+def _ended_for_good(written: VideoJob) -> bool:
+    """The lifecycle has just written the job's end, and no further poll (see ``pollable_q``:
+    nothing makes such a job pollable again)."""
+    return (
+        written.status in JobStatus.terminal()
+        and not written.locally_closed
+        and written.next_poll_at is None
+    )
 
 
 def _follow(job: VideoJob, written: VideoJob) -> None:
