@@ -69,15 +69,33 @@ BEFORE_ISSUE_15 = (
 )
 # A record, not re-measured: where a sweep's time went, timed inside the sweep.
 WHERE_TIME_GOES = (
-    "Timed inside the sweep on 2026-12-03 (this host, quiet), polls on the event loop: one "
-    "sweep of 10,000 in-flight jobs polled at 1,113–1,330 polls/s (87–104 % of the limit, "
-    "per second of the run) once its claim was done, but the claim of 10,000 jobs took "
-    "1.5 s before the first poll (its UPDATE of the lease alone 1.2–1.6 s: every claimed row "
-    "is rewritten, with an entry in every one of the table's indexes), so 1,001 polls/s over "
-    "the whole sweep. In sweeps of 1,000 the claim and the steps before it take 0.4 s of "
-    "each 1.2–1.4 s sweep, before any poll is in flight. Completing, the applying thread "
-    "spends 1.25 ms of wall time per completion in the batch apply (12.5 s of a 20.3 s "
-    "run), so answers are taken no faster than that, whatever the polls do."
+    "Timed inside sweeps of 1,000 in-flight jobs on 2026-12-03 (this host, quiet; claims in "
+    "parts, the table's fillfactor at 80): the steps before the claim took 20–30 ms, the "
+    "first claim (256 jobs) 40–70 ms, and the first answer came 170–210 ms after the sweep "
+    "began (one round trip after the first claim); the two further claims (256 and 488 "
+    "jobs, 40–220 ms) and the reschedules (200 jobs, 35–90 ms each) ran while the loop "
+    "polled, which it did at about 1,020 polls/s (80 % of the limit) from its first request "
+    "to its last answer; the last reschedule took 30–50 ms after the last answer. So each "
+    "sweep of 1,000 spends about 0.1 s outside its polls, and its polls run at what one "
+    "process's GIL leaves the loop: it is busy three quarters of the time (py-spy), and the "
+    "applying thread's writes take the rest. Before the claims in parts and the fillfactor, "
+    "claiming 10,000 jobs at once took 2.1–2.3 s (the lease UPDATE alone 0.4–0.6 s of it "
+    "with the fillfactor, reading the jobs back 0.4–0.5 s), all before the first poll. "
+    "Completing, the applying thread's time goes to the batch apply (about 55 %: the locked "
+    "read of full rows, the writes, JobEvents and ledger rows), the enqueue of the output "
+    "downloads (20 %: django-q2's signed packages and their INSERT) and the claims (13 %)."
+)
+# A record, not re-measured: the claims in parts and the fillfactor, against the code before.
+BEFORE_CLAIM_PARTS = (
+    "Claims in parts while the polls run, the jobs table's fillfactor at 80 and no "
+    "reschedule of jobs a batch has ended (the commits after 8c32ca9), against 8c32ca9 run "
+    "from a worktree, on 2026-12-03 10:45–11:50 UTC at N = 10,000. Whole runs of this "
+    "script back to back, before then after: *in flight* 796 → 859 polls/s, *in flight, one "
+    "sweep* 957 → 1,042, *completing* 476 → 577 completions/s. Shorter runs (N = 10,000 "
+    "only), back to back: 763–798 → 780–908, 884–956 → 992–1,067, 468 → 590. Across five "
+    "runs of this code: 780–908 polls/s in flight, 992–1,090 in one sweep, 458–590 "
+    "completions/s (`RECONCILE_APPLY_BATCH_SIZE` = 500 was tried once: 551/s, no better, so "
+    "200 stays)."
 )
 # A record, not re-measured: the step before the event loop, against the code before it.
 BEFORE_ADAPTER = (
@@ -543,10 +561,11 @@ def section(host: Host, used: dict, args, sweeps: list[Sweep], ms: dict, seconds
         batch = used["RECONCILE_APPLY_BATCH_SIZE"]
         time_goes.append(
             f"- Completing jobs are applied {batch} to a transaction in the sweep's main thread "
-            "while its pool keeps polling (`jobs_apply_snapshots`): one locking SELECT of the "
+            "while the loop keeps polling (`jobs_apply_snapshots`): one locking SELECT of the "
             "rows, one of their ledger rows, one `UPDATE … FROM jsonb_to_recordset`, one "
             "JobEvent INSERT, one ledger `INSERT … ON CONFLICT DO NOTHING`, then after the "
-            "commit the output downloads in one INSERT into django-q2's queue: "
+            "commit the output downloads in one INSERT into django-q2's queue; jobs it ends "
+            "for good are not rescheduled: "
             f"{per_job:.2f} SQL statements per completed job. The sweep process's CPU "
             "(polls and apply under one GIL) bounds the completing runs."
         )
@@ -577,6 +596,7 @@ def section(host: Host, used: dict, args, sweeps: list[Sweep], ms: dict, seconds
             f"cookbook loop was timed over {args.sample} jobs and extrapolated to N.",
             BEFORE_ISSUE_15,
             BEFORE_ADAPTER,
+            BEFORE_CLAIM_PARTS,
             "Where the time goes:\n\n" + "\n".join(time_goes),
             Table.of(sweeps, DETAILS),
         ],

@@ -170,6 +170,32 @@ def test_a_batched_task_is_the_package_async_task_builds(broker):
     }
 
 
+def test_a_batch_in_the_orm_broker_is_what_its_own_enqueue_writes(own_queue, monkeypatch):
+    """On PostgreSQL the batch reaches django-q2's queue table in one JSON parameter, not
+    through ``bulk_create``: the rows must still be what the ORM broker writes and reads."""
+    from django_q.brokers.orm import ORM
+    from django_q.models import OrmQ
+
+    monkeypatch.setattr(Conf, "ORM", "default")  # whatever broker the suite runs with
+    queue.broker_reset()
+    target = queue.broker()
+    assert isinstance(target, ORM)
+    target.enqueue("the broker's own")
+    with queue.enqueue_batch():
+        queue.enqueue_fetch_outputs(3)
+        queue.enqueue_fetch_outputs(4)
+
+    own, *batched = OrmQ.objects.filter(key=own_queue).order_by("pk")
+    assert [(row.key, row.lock is not None) for row in batched] == [(own_queue, True)] * 2
+    assert target.queue_size() == 3
+    payloads = []
+    while taken := target.dequeue():  # the broker reads each row back
+        payloads += [payload for _, payload in taken]
+    assert own.payload in payloads
+    tasks = [SignedPackage.loads(p) for p in payloads if p != own.payload]
+    assert sorted(task["args"] for task in tasks) == [(3,), (4,)]
+
+
 def test_nested_batches_join_the_outer_one(broker):
     with queue.enqueue_batch():
         with queue.enqueue_batch():

@@ -11,11 +11,11 @@ One sweep:
    never arrived within ``LATE_COST_MAX_SECONDS``;
 5. claims due jobs under a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
    clusters never poll one job): in flight, completed without a cost, or closed locally
-   and still followed up, in growing parts as the polls go; polls them concurrently on the client's event loop, applies
-   the answers that change a job through the lifecycle in batches (``jobs_apply_snapshots``:
-   one transaction per batch, the same rules as ``job_transition``) while the loop keeps
-   polling, and reschedules the polled jobs with backoff and jitter in bulk writes, batch
-   by batch as their answers come in.
+   and still followed up, in growing parts as the polls go; polls them concurrently on the
+   client's event loop, applies the answers that change a job through the lifecycle in
+   batches (``jobs_apply_snapshots``: one transaction per batch, the same rules as
+   ``job_transition``) while the loop keeps polling, and reschedules the polled jobs with
+   backoff and jitter in bulk writes, batch by batch as their answers come in.
 One job's failure never stops the sweep.
 """
 
