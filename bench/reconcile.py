@@ -92,10 +92,10 @@ BEFORE_CLAIM_PARTS = (
     "from a worktree, on 2026-12-03 10:45–11:50 UTC at N = 10,000. Whole runs of this "
     "script back to back, before then after: *in flight* 796 → 859 polls/s, *in flight, one "
     "sweep* 957 → 1,042, *completing* 476 → 577 completions/s. Shorter runs (N = 10,000 "
-    "only), back to back: 763–798 → 780–908, 884–956 → 992–1,067, 468 → 590. Across five "
-    "runs of this code: 780–908 polls/s in flight, 992–1,090 in one sweep, 458–590 "
-    "completions/s (`RECONCILE_APPLY_BATCH_SIZE` = 500 was tried once: 551/s, no better, so "
-    "200 stays)."
+    "only), back to back: 763–798 → 780–908, 884–956 → 992–1,067, 468 → 590. Five other "
+    "runs of this code that day (not the table's): 780–908 polls/s in flight, 992–1,090 in "
+    "one sweep, 458–590 completions/s (`RECONCILE_APPLY_BATCH_SIZE` = 500 was tried once: "
+    "551/s, no better, so 200 stays)."
 )
 # A record, not re-measured: the step before the event loop, against the code before it.
 BEFORE_ADAPTER = (
