@@ -10,6 +10,8 @@ from django.db.models.functions import Concat
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from videogen import tasks
+from videogen.conf import videogen_settings
 from videogen.models import JobEvent, JobStatus, UsageEntry, VideoJob
 from videogen.services.jobs.reconcile import (
     jobs_claim_due,
@@ -321,6 +323,53 @@ def test_a_sweep_claims_no_more_than_its_limit_across_parts(workspace, app_on_si
     jobs = VideoJob.objects.filter(status=JobStatus.PENDING, lease_token__isnull=True)
     assert jobs.filter(poll_attempts=1).count() == 9
     assert jobs.filter(poll_attempts=0).count() == 6
+
+
+def test_each_part_of_a_sweep_is_leased_from_its_own_claim(workspace, app_on_simulator, settings):
+    """A part claimed late in a long sweep still gets the whole ``POLL_LEASE_SECONDS``: were
+    every lease counted from the sweep's start, the parts claimed after that long would be
+    free to another sweep before they were polled."""
+    settings.VIDEOGEN = {**settings.VIDEOGEN, "POLL_CONCURRENCY": 2}
+    app_on_simulator.config.apply_patch({"pending_seconds": 600, "latency_seconds": 0.1})
+    for i in range(12):
+        submit(workspace, prompt=f"A fox {i}")
+    VideoJob.objects.update(next_poll_at=timezone.now())
+    started = timezone.now()
+    leases = set()
+
+    def note_leases(done, total):
+        leases.update(
+            VideoJob.objects.filter(lease_token__isnull=False).values_list("lease_until", flat=True)
+        )
+
+    report = reconcile_sweep(progress=note_leases)
+
+    assert report.polled == 12
+    lease = timedelta(seconds=videogen_settings.POLL_LEASE_SECONDS)
+    assert min(leases) >= started + lease
+    assert max(leases) - min(leases) >= timedelta(seconds=0.2), "later parts, later leases"
+
+
+def test_the_scheduled_window_claims_no_part_after_it_ends(workspace, app_on_simulator, settings):
+    """The reconcile task's sweep stops claiming when its window is over, whatever
+    ``RECONCILE_BATCH_SIZE`` allows: it polls the part it has (twice the polls in flight)
+    and leaves the other due jobs unleased for the next run."""
+    settings.VIDEOGEN = {
+        **settings.VIDEOGEN,
+        "POLL_CONCURRENCY": 2,
+        "RECONCILE_WINDOW_SECONDS": 0,
+        "RECONCILE_IDLE_SECONDS": 0.1,
+    }
+    app_on_simulator.config.apply_patch({"pending_seconds": 600})
+    for i in range(30):
+        submit(workspace, prompt=f"A fox {i}")
+    VideoJob.objects.update(next_poll_at=timezone.now())
+
+    assert tasks.reconcile().startswith("1 sweeps; last: claimed 4, polled 4,")
+
+    pending = VideoJob.objects.filter(status=JobStatus.PENDING, lease_token__isnull=True)
+    assert pending.filter(poll_attempts=1).count() == 4
+    assert pending.filter(poll_attempts=0, next_poll_at__lte=timezone.now()).count() == 26
 
 
 def test_a_bug_in_a_poll_reaches_the_sweeps_caller(workspace, monkeypatch):

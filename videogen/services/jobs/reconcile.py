@@ -285,8 +285,10 @@ def jobs_claim_due(*, now: datetime, limit: int, token: uuid.UUID | None = None)
         ids = list(due.values_list("pk", flat=True)[:limit])
         if not ids:
             return []
+        # From the claim itself, not the sweep's start: a part claimed late in a long sweep
+        # still has its whole lease to be polled in.
         VideoJob.objects.filter(pk__in=ids).filter(lease_free).update(
-            lease_until=now + timedelta(seconds=videogen_settings.POLL_LEASE_SECONDS),
+            lease_until=timezone.now() + timedelta(seconds=videogen_settings.POLL_LEASE_SECONDS),
             lease_token=token,
         )
     # By primary key (the token alone has no index: a scan of every job at each sweep).
@@ -298,11 +300,14 @@ class _Claims:
     once: leasing and loading 10,000 jobs took about a second before the first poll, and
     the loop polled nothing meanwhile. Each part doubles what was claimed before it, so a
     sweep makes a handful of claims, each one done long before the polls of the last run
-    out (a claim costs a tenth of the polls' time per job)."""
+    out (a claim costs a tenth of the polls' time per job). No part is claimed once
+    ``deadline`` (``time.monotonic()``) has passed: the jobs claimed are polled, the rest
+    waits for the next sweep."""
 
-    def __init__(self, *, now: datetime, limit: int) -> None:
+    def __init__(self, *, now: datetime, limit: int, deadline: float | None = None) -> None:
         self.now = now
         self.left = limit
+        self.deadline = deadline
         self.claimed = 0
         self.token = uuid.uuid4()
 
@@ -311,7 +316,11 @@ class _Claims:
         return self.left == 0
 
     def next(self, size: int) -> list[VideoJob]:
+        if self.claimed and self.deadline is not None and time.monotonic() >= self.deadline:
+            self.left = 0
         size = min(size, self.left)
+        if not size:
+            return []
         jobs = jobs_claim_due(now=self.now, limit=size, token=self.token)
         self.claimed += len(jobs)
         # Fewer than asked: nothing more is due (or another sweep has it).
@@ -370,8 +379,11 @@ def reconcile_sweep(
     limit: int | None = None,
     concurrency: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    deadline: float | None = None,
 ) -> SweepReport:
-    """One full sweep (see the module docstring). ``progress(done, total)`` after each poll."""
+    """One full sweep (see the module docstring). ``progress(done, total)`` after each poll.
+    Once ``deadline`` (a ``time.monotonic()`` value) has passed, the sweep claims no more
+    parts: it polls what it has claimed and ends."""
     started = time.monotonic()
     now = timezone.now()
     report = SweepReport()
@@ -383,7 +395,9 @@ def reconcile_sweep(
     report.outputs_requeued = outputs_requeue_due(now=now)
 
     concurrency = concurrency or videogen_settings.POLL_CONCURRENCY
-    claims = _Claims(now=now, limit=limit or videogen_settings.RECONCILE_BATCH_SIZE)
+    claims = _Claims(
+        now=now, limit=limit or videogen_settings.RECONCILE_BATCH_SIZE, deadline=deadline
+    )
     jobs = claims.next(2 * concurrency)
     if jobs:
         _poll_and_apply(jobs, report, concurrency, progress, claims)
@@ -699,13 +713,15 @@ def _reschedule_postgresql(jobs: list[VideoJob], token: uuid.UUID | None, still_
 
 
 def reconcile_window(*, seconds: float, idle_seconds: float) -> list[SweepReport]:
-    """Sweep repeatedly for ``seconds`` (what the scheduled task runs), pausing when idle."""
+    """Sweep repeatedly for ``seconds`` (what the scheduled task runs), pausing when idle.
+    A sweep claims no more parts once the window is over, so the task ends about a round of
+    polls after it, however large ``RECONCILE_BATCH_SIZE`` and however slow the provider."""
     deadline = time.monotonic() + seconds
-    reports = [reconcile_sweep()]
+    reports = [reconcile_sweep(deadline=deadline)]
     while time.monotonic() + idle_seconds < deadline:
         if reports[-1].claimed == 0:
             time.sleep(idle_seconds)
-        reports.append(reconcile_sweep())
+        reports.append(reconcile_sweep(deadline=deadline))
     return reports
 
 
