@@ -239,10 +239,11 @@ class ConfigResult:
     config: ServerConfig
     first: Phase
     duplicate: Phase
+    floor: Phase  # the stack's own cost: an answer that touches neither videogen nor the DB
 
     @property
     def exact(self) -> bool:
-        return self.first.exact and self.duplicate.exact
+        return self.first.exact and self.duplicate.exact and self.floor.exact
 
 
 def run_config(config: ServerConfig, args: argparse.Namespace, index: int) -> ConfigResult:
@@ -277,16 +278,29 @@ def run_config(config: ServerConfig, args: argparse.Namespace, index: int) -> Co
                 load = fire(site.port, payloads, args.connections)
             exact, found = check_database(args.jobs)
             phases[name] = phase = Phase(load, meter.share, exact and set(load.statuses) == {204})
-            log(
-                f"{config.label:<32} {name:<17} {load.rate:8,.0f}/s ({load.requests:,} in "
-                f"{load.seconds:.2f} s; p50 {load.latency_ms(0.5):.1f} ms, p99 "
-                f"{load.latency_ms(0.99):.1f} ms; answers {dict(load.statuses)}; "
-                f"{load.connections_opened:,} connections); CPU ms gunicorn / PG / generator "
-                f"{phase.cpu_ms()}; {of_limit(load.rate, phase.ceiling(args.cpus))} of the "
-                f"ceiling; database: {found}: {'exact' if phase.exact else 'NOT EXACT'}"
-            )
+            log_phase(config, name, phase, args.cpus, f"database: {found}")
+        # The floor: the same number of requests through the same gunicorn, middleware, URL
+        # resolution and view dispatch, answered 405 (the receiver takes only POST) before
+        # any videogen code or database round trip.
+        payloads = [raw_request("GET", site.port, PATH, {}, b"") for _ in provider_ids]
+        with CpuMeter(groups) as meter:
+            load = fire(site.port, payloads, args.connections)
+        phases["floor"] = phase = Phase(load, meter.share, set(load.statuses) == {405})
+        log_phase(config, "GET → 405", phase, args.cpus, "no database")
     connection.close()
-    return ConfigResult(config, phases["first deliveries"], phases["duplicates"])
+    return ConfigResult(config, phases["first deliveries"], phases["duplicates"], phases["floor"])
+
+
+def log_phase(config: ServerConfig, name: str, phase: Phase, cpus: int, found: str) -> None:
+    load = phase.load
+    log(
+        f"{config.label:<32} {name:<17} {load.rate:8,.0f}/s ({load.requests:,} in "
+        f"{load.seconds:.2f} s; p50 {load.latency_ms(0.5):.1f} ms, p99 "
+        f"{load.latency_ms(0.99):.1f} ms; answers {dict(load.statuses)}; "
+        f"{load.connections_opened:,} connections); CPU ms gunicorn / PG / generator "
+        f"{phase.cpu_ms()}; {of_limit(load.rate, phase.ceiling(cpus))} of the "
+        f"ceiling; {found}: {'exact' if phase.exact else 'NOT EXACT'}"
+    )
 
 
 # --- where the time goes (in process) -------------------------------------------------------
@@ -408,6 +422,7 @@ def section(
             ("p50 / p99", "r", lambda r: latency(r.first)),
             ("duplicates/s", "r", lambda r: f"**{r.duplicate.load.rate:,.0f}**"),
             ("p50 / p99", "r", lambda r: latency(r.duplicate)),
+            ("GET → 405/s (the stack alone)", "r", lambda r: f"{r.floor.load.rate:,.0f}"),
             (
                 "CPU ms per first delivery (gunicorn / PG / generator)",
                 "l",
@@ -417,6 +432,11 @@ def section(
                 "CPU ms per duplicate (gunicorn / PG / generator)",
                 "l",
                 lambda r: r.duplicate.cpu_ms(),
+            ),
+            (
+                "CPU ms per GET → 405 (gunicorn / PG / generator)",
+                "l",
+                lambda r: r.floor.cpu_ms(),
             ),
             (
                 f"CPU-bound ceiling on {cpus} free cores (first / duplicate)",
@@ -448,6 +468,20 @@ def section(
             f"{of_limit(p.load.rate, p.ceiling(cpus))} of its CPU-bound ceiling; target "
             f"≥ {target:,.0f}/s **{'met' if p.load.rate >= target else 'NOT met'}**."
         )
+    fastest = max(results, key=lambda r: r.floor.load.rate)
+    summary.append(
+        f"- The stack alone (gunicorn, the site's middleware, URL resolution, the view's "
+        f"dispatch; a GET answered 405 with no database round trip): best "
+        f"{fastest.floor.load.rate:,.0f}/s ({fastest.config.label}), "
+        f"{fastest.floor.cpu.per(fastest.floor.load.requests, 'gunicorn'):.2f} ms of gunicorn "
+        "CPU each: duplicates reach "
+        + ", ".join(
+            f"{r.duplicate.load.rate / r.floor.load.rate:.0%} of it ({r.config.label})"
+            for r in results
+            if r.floor.load.rate
+        )
+        + "."
+    )
     if statements is not None:
         summary.append(
             f"- A first delivery: {statements} SQL statements in process (one transaction, no "
@@ -456,8 +490,8 @@ def section(
         )
     summary.append(
         "- Database exact after every configuration (N completed, N completion events and no "
-        "other, N ledger rows with the events' costs, N deliveries all processed, only 204s): "
-        f"**{'yes' if all(r.exact for r in results) else 'NO'}**."
+        "other, N ledger rows with the events' costs, N deliveries all processed, only 204s; "
+        f"only 405s to the GETs): **{'yes' if all(r.exact for r in results) else 'NO'}**."
     )
     return Section(
         title="Webhooks",
