@@ -12,18 +12,23 @@ locks the table).
 
 from django.db import migrations
 
-TABLE = "videogen_videojob"
 FILLFACTOR = 80
+
+
+def _jobs_table(apps, schema_editor) -> str:
+    table = apps.get_model("videogen", "VideoJob")._meta.db_table
+    return schema_editor.quote_name(table)
 
 
 def set_fillfactor(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"ALTER TABLE {TABLE} SET (fillfactor = {FILLFACTOR})")
+        table = _jobs_table(apps, schema_editor)
+        schema_editor.execute(f"ALTER TABLE {table} SET (fillfactor = {FILLFACTOR})")
 
 
 def reset_fillfactor(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"ALTER TABLE {TABLE} RESET (fillfactor)")
+        schema_editor.execute(f"ALTER TABLE {_jobs_table(apps, schema_editor)} RESET (fillfactor)")
 
 
 class Migration(migrations.Migration):

@@ -285,14 +285,17 @@ def jobs_claim_due(*, now: datetime, limit: int, token: uuid.UUID | None = None)
         ids = list(due.values_list("pk", flat=True)[:limit])
         if not ids:
             return []
-        # From the claim itself, not the sweep's start: a part claimed late in a long sweep
-        # still has its whole lease to be polled in.
         VideoJob.objects.filter(pk__in=ids).filter(lease_free).update(
-            lease_until=timezone.now() + timedelta(seconds=videogen_settings.POLL_LEASE_SECONDS),
-            lease_token=token,
+            lease_until=_lease_end(), lease_token=token
         )
     # By primary key (the token alone has no index: a scan of every job at each sweep).
     return list(_polled_jobs().filter(pk__in=ids, lease_token=token))
+
+
+def _lease_end() -> datetime:
+    # From the claim itself, not the sweep's start: a part claimed late in a long sweep
+    # still has its whole lease to be polled in.
+    return timezone.now() + timedelta(seconds=videogen_settings.POLL_LEASE_SECONDS)
 
 
 class _Claims:
@@ -737,10 +740,7 @@ def job_poll_now(*, job_id: int) -> SweepReport:
         VideoJob.objects.filter(pk=job_id)
         .filter(manually_pollable_q())
         .filter(lease_free)
-        .update(
-            lease_until=now + timedelta(seconds=videogen_settings.POLL_LEASE_SECONDS),
-            lease_token=token,
-        )
+        .update(lease_until=_lease_end(), lease_token=token)
     )
     if claimed:
         job = _polled_jobs().get(pk=job_id)
