@@ -130,8 +130,8 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         env("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        # Persistent connections: django-q2's ORM broker closes "old" connections on every
-        # enqueue, which with 0 means reconnecting in the middle of a request.
+        # Persistent connections: with 0 every request opens one, about 5 ms of PostgreSQL's
+        # CPU (docs/benchmarks.md, Webhooks), more than a webhook's own statements.
         conn_max_age=int(env("DATABASE_CONN_MAX_AGE", "60")),
         conn_health_checks=True,
     )

@@ -159,15 +159,40 @@ def test_a_batch_reaches_the_broker_when_it_ends(broker):
     assert len({t["id"] for t in tasks}) == 3
 
 
-def test_a_batched_task_is_the_package_async_task_builds(broker):
-    queue.enqueue_fetch_outputs(7)
+def test_a_task_single_or_batched_is_the_package_async_task_builds(broker):
+    """One enqueue and a batch both write their own packages (not through ``async_task``):
+    the worker must find in each exactly what django-q2's ``async_task`` would have sent."""
+    from django_q.tasks import async_task
+
+    async_task(
+        queue.FETCH_OUTPUTS_TASK,
+        7,
+        sync=False,
+        task_name="videogen-outputs-7",
+        broker=broker,
+        timeout=queue.fetch_task_timeout(),
+    )
+    assert queue.enqueue_fetch_outputs(7) is None  # fire and forget; the sweep recovers
     with queue.enqueue_batch():
         queue.enqueue_fetch_outputs(7)
-    single, batched = waiting(broker)
-    assert single.keys() == batched.keys()
-    assert {k: v for k, v in single.items() if k not in ("id", "started")} == {
-        k: v for k, v in batched.items() if k not in ("id", "started")
-    }
+    reference, single, batched = waiting(broker)
+
+    def without_identity(package: dict) -> dict:
+        return {k: v for k, v in package.items() if k not in ("id", "started")}
+
+    assert single.keys() == batched.keys() == reference.keys()
+    assert without_identity(single) == without_identity(batched) == without_identity(reference)
+    assert len({reference["id"], single["id"], batched["id"]}) == 3
+
+
+def test_a_single_task_refused_by_the_broker_is_logged_and_reported(broker, monkeypatch, caplog):
+    def no_broker(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(queue, "broker", no_broker)
+    assert queue.enqueue_poll(5) is False
+    assert "could not enqueue 1 task:" in caplog.text
+    assert "videogen.tasks.poll_job for job 5 (the sweep polls it when it is due)" in caplog.text
 
 
 def test_a_batch_in_the_orm_broker_is_what_its_own_enqueue_writes(own_queue, monkeypatch):
@@ -212,7 +237,7 @@ def test_a_refused_batch_is_logged_and_never_raises(broker, monkeypatch, caplog)
     monkeypatch.setattr(queue, "broker", no_broker)
     with queue.enqueue_batch():
         queue.enqueue_fetch_outputs(5)
-    assert "could not enqueue 1 tasks" in caplog.text and "for job 5" in caplog.text
+    assert "could not enqueue 1 task:" in caplog.text and "for job 5" in caplog.text
 
 
 def test_with_tasks_sync_nothing_is_held_back(settings, monkeypatch):
@@ -222,3 +247,59 @@ def test_with_tasks_sync_nothing_is_held_back(settings, monkeypatch):
     with queue.enqueue_batch():
         queue.enqueue_fetch_outputs(9)
         assert ran == [(queue.FETCH_OUTPUTS_TASK, 9)]
+
+
+@pytest.mark.postgres
+def test_a_webhook_that_enqueues_work_keeps_its_database_connection(
+    own_queue, monkeypatch, settings, client
+):
+    """django-q2's own ORM enqueue first closes the connections it deems old, and with
+    Django's default ``CONN_MAX_AGE = 0`` that is the request's own: a completion webhook
+    (its download enqueued on commit) reconnected to write the task. It uses one connection.
+
+    PostgreSQL: the suite's SQLite database lives in memory and is never closed."""
+    from django.db.backends.signals import connection_created
+    from django_q.brokers.orm import ORM
+    from django_q.models import OrmQ
+
+    from tests.factories import make_job
+    from tests.webhook_signing import SECRET, event, sign
+    from videogen.models import JobStatus
+
+    settings.VIDEOGEN = {
+        **settings.VIDEOGEN,
+        "API_KEY": "k",
+        "WEBHOOK_SECRETS": [SECRET],
+        "STORE_OUTPUTS": True,
+    }
+    monkeypatch.setattr(Conf, "ORM", "default")  # whatever broker the suite runs with
+    queue.broker_reset()
+    assert isinstance(queue.broker(), ORM)
+    job = make_job(status=JobStatus.IN_PROGRESS, provider_job_id="job-conn", duration=8)
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)  # Django's default
+    connection.close()
+    opened = []
+
+    def count(sender, connection, **kwargs):
+        opened.append(connection.alias)
+
+    connection_created.connect(count)
+    try:
+        body = event("job-conn", cost=0.5)
+        answer = client.post(
+            "/videogen/webhooks/openrouter/",
+            body,
+            content_type="application/json",
+            HTTP_X_OPENROUTER_SIGNATURE=sign(body),
+        )
+    finally:
+        connection_created.disconnect(count)
+    assert answer.status_code == 204
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED
+    tasks = [
+        SignedPackage.loads(p)
+        for p in OrmQ.objects.filter(key=own_queue).values_list("payload", flat=True)
+    ]
+    assert [(t["func"], t["args"]) for t in tasks] == [(queue.FETCH_OUTPUTS_TASK, (job.pk,))]
+    assert opened == ["default"]

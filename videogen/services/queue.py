@@ -99,9 +99,13 @@ SYNC_MODELS_TASK = "videogen.tasks.sync_models"
 
 def _enqueue(task: str, job_id: int, name: str, recovery: str, **options) -> bool:
     """``True`` once the broker has the task (or it ran, with ``TASKS_SYNC``); inside
-    ``enqueue_batch()``, once it is collected for the batch."""
+    ``enqueue_batch()``, once it is collected for the batch. Otherwise it takes the batch's
+    path as a batch of one (the same package and write), not ``async_task``: django-q2's ORM
+    enqueue first closes "old" connections, with ``CONN_MAX_AGE = 0`` the request's own."""
     if _collect(task, job_id, name, recovery, options):
         return True
+    if not _runs_now():
+        return _send([(task, job_id, name, recovery, options)])
     try:
         async_task(
             task,
@@ -183,10 +187,16 @@ class _Batch:
 _batches = threading.local()
 
 
+def _runs_now() -> bool:
+    """``TASKS_SYNC`` (tasks run in the calling process) or django-q2's own ``sync``: each
+    task goes through ``async_task``, which decides, never into a batch."""
+    return bool(videogen_settings.TASKS_SYNC or Conf.SYNC)
+
+
 def _collect(task: str, job_id: int, name: str, recovery: str, options: dict) -> bool:
     batch = getattr(_batches, "current", None)
-    if batch is None or videogen_settings.TASKS_SYNC or Conf.SYNC:
-        return False  # run now, as async_task does
+    if batch is None or _runs_now():
+        return False  # sent or run now
     batch.tasks.append((task, job_id, name, recovery, options))
     return True
 
@@ -237,7 +247,8 @@ def _task_ids(count: int) -> list[str]:
     return [uuid.UUID(bytes=randomness[16 * i : 16 * (i + 1)], version=4).hex for i in range(count)]
 
 
-def _send(tasks: list[tuple[str, int, str, str, dict[str, Any]]]) -> None:
+def _send(tasks: list[tuple[str, int, str, str, dict[str, Any]]]) -> bool:
+    """Hand ``tasks`` to the broker together; ``False`` (logged) when it refused them."""
     try:
         packs = [
             _package(task, job_id, name, opts, task_id)
@@ -248,14 +259,16 @@ def _send(tasks: list[tuple[str, int, str, str, dict[str, Any]]]) -> None:
         _push(broker(), packs)
     except Exception:
         logger.exception(
-            "videogen: could not enqueue %d tasks: %s",
+            "videogen: could not enqueue %d task%s: %s",
             len(tasks),
+            "" if len(tasks) == 1 else "s",
             "; ".join(
                 f"{task} for job {job_id} ({recovery})" for task, job_id, _, recovery, _ in tasks
             ),
         )
-        return
-    logger.debug("videogen: enqueued %d tasks in one batch", len(packs))
+        return False
+    logger.debug("videogen: enqueued %d task%s", len(packs), "" if len(packs) == 1 else "s")
+    return True
 
 
 def _push(target: Broker, packs: list[str]) -> None:
