@@ -8,7 +8,8 @@ Physical limit: the CPU-bound ceiling, the machine's cores ÷ the CPU one delive
 
 For each gunicorn configuration (worker class and count) the script empties the tables,
 creates N in-flight jobs, starts ``gunicorn project.wsgi`` (``DJANGO_DEBUG=false``,
-``DATABASE_CONN_MAX_AGE=60``, one webhook secret), then fires N signed
+``DATABASE_CONN_MAX_AGE=60`` unless ``--conn-max-age`` says otherwise, one webhook secret),
+then fires N signed
 ``video.generation.completed`` events, one per job (*first deliveries*: verified, stored,
 applied through the lifecycle function), and the same N again re-signed (*duplicates*:
 verified, answered after one indexed read). It checks the database is exact afterwards (N
@@ -44,7 +45,14 @@ from bench.harness import cli, database
 from bench.harness.cli import log
 from bench.harness.host import Host
 from bench.harness.http_load import LoadResult, fire, raw_request
-from bench.harness.measure import CpuMeter, CpuShare, of_limit, postgres_backends, process_tree
+from bench.harness.measure import (
+    CpuMeter,
+    CpuShare,
+    of_limit,
+    postgres_backends,
+    postmaster,
+    process_tree,
+)
 from bench.harness.processes import Site, django_env, http_status
 from bench.harness.writer import Section, Table
 
@@ -69,6 +77,26 @@ BEFORE_ISSUE_15 = (
     "compare only runs made back to back. Either way a delivery costs about 8–9 ms of gunicorn "
     "CPU and 3 ms of PostgreSQL's on 2 cores: the CPU-bound ceiling is about 160–220 first "
     "deliveries/s, below the target."
+)
+# A record, not re-measured: ``--config sync:4 gthread:4x2 --conn-max-age 0``, before and after
+# a single enqueue stopped going through django-q2's ``async_task``, alternated on one host.
+CONN_MAX_AGE_0 = (
+    "With Django's default `CONN_MAX_AGE = 0` (`--conn-max-age 0`), before and after a single "
+    "enqueue stopped going through django-q2's `async_task` (whose ORM enqueue closed the "
+    "request's connection, so each completion webhook opened a second one), alternated twice "
+    "on `vm` (2 CPUs, AMD EPYC), 2026-12-03: first deliveries 60 / 59 / 64 / 65/s before, "
+    "76 / 81 / 80 / 69/s after (sync 4, gthread 4 × 2, twice); PostgreSQL CPU per delivery "
+    "17.0–18.7 ms before, 12.7–14.8 ms after, against 2.4–3.3 ms with persistent connections: "
+    "each connection costs the server about 5 ms. Database connections opened per delivery "
+    "in process: 1.00 before, 0.00 after."
+)
+# A record, not re-measured: the last full run on a faster host (before CONN_MAX_AGE_0's change,
+# which does not touch persistent connections).
+INTEL_HOST = (
+    "On an Intel Xeon host (`vm`, 2 CPUs, Linux 6.18.44-fc-v1045), 2026-12-03 13:06 UTC, the "
+    "full run measured 274–297 verified first deliveries/s (87–97 % of a 298–317/s ceiling) "
+    "and 822–1,518 duplicates/s (ceiling 1,322–1,546), the stack alone 2,295–3,916/s: about "
+    "1.7× an AMD EPYC host's 176/s and 1,089/s later that day. Compare only runs on one host."
 )
 TARGET_STATEMENTS = 10
 DEFAULT_CONFIGS = ["sync:2", "sync:4", "gthread:2x4", "gthread:4x2"]
@@ -274,7 +302,9 @@ def run_config(config: ServerConfig, args: argparse.Namespace, index: int) -> Co
                 "generator": lambda p: p.pid == os.getpid(),
                 "other postgres": lambda p: p.name == "postgres",
             }
-            with CpuMeter(groups) as meter:
+            # With CONN_MAX_AGE 0 each request has a backend of its own, gone before a sample.
+            reaped = {"postgres": postmaster}
+            with CpuMeter(groups, reaped=reaped) as meter:
                 load = fire(site.port, payloads, args.connections)
             exact, found = check_database(args.jobs)
             phases[name] = phase = Phase(load, meter.share, exact and set(load.statuses) == {204})
@@ -283,7 +313,7 @@ def run_config(config: ServerConfig, args: argparse.Namespace, index: int) -> Co
         # resolution and view dispatch, answered 405 (the receiver takes only POST) before
         # any videogen code or database round trip.
         payloads = [raw_request("GET", site.port, PATH, {}, b"") for _ in provider_ids]
-        with CpuMeter(groups) as meter:
+        with CpuMeter(groups, reaped=reaped) as meter:
             load = fire(site.port, payloads, args.connections)
         phases["floor"] = phase = Phase(load, meter.share, set(load.statuses) == {405})
         log_phase(config, "GET → 405", phase, args.cpus, "no database")
@@ -306,7 +336,7 @@ def log_phase(config: ServerConfig, name: str, phase: Phase, cpus: int, found: s
 # --- where the time goes (in process) -------------------------------------------------------
 
 
-def breakdown(n: int) -> tuple[list[str], int]:
+def breakdown(n: int, conn_max_age: int) -> tuple[list[str], int]:
     """Call ``webhook_receive`` directly for N first deliveries and N duplicates, timing the
     CPU of this thread and of the lifecycle and signal receivers inside it; count the SQL
     statements of one of each (BEGIN and COMMIT included). Returns the notes and the first
@@ -391,7 +421,7 @@ def breakdown(n: int) -> tuple[list[str], int]:
         "the idempotency and job read, the delivery's insert with its outcome). "
         f"{first_count} SQL statements: "
         f"{first_verbs}; {len(opened) / n:.2f} database connections opened per delivery (with "
-        "`DATABASE_CONN_MAX_AGE=60`).",
+        f"`DATABASE_CONN_MAX_AGE={conn_max_age}`).",
         f"- Duplicate: {ms(duplicate):.2f} ms of CPU in the receiver's process; {dup_count} SQL "
         f"statement{'s' if dup_count != 1 else ''}: {dup_verbs}.",
         "- Over HTTP every request also pays Django's connection health check, one `SELECT 1` "
@@ -509,8 +539,14 @@ def section(
         ],
         body=[
             f"Settings: N = {args.jobs:,} in-flight jobs per configuration, {args.connections} "
-            "concurrent client connections, `DJANGO_DEBUG=false`, `DATABASE_CONN_MAX_AGE=60` "
-            "(persistent connections), one webhook secret, `WEBHOOK_CONFIRM_BY_POLLING` off "
+            "concurrent client connections, `DJANGO_DEBUG=false`, "
+            f"`DATABASE_CONN_MAX_AGE={args.conn_max_age}` "
+            + (
+                "(persistent connections), "
+                if args.conn_max_age
+                else "(Django's default: a connection per request), "
+            )
+            + "one webhook secret, `WEBHOOK_CONFIRM_BY_POLLING` off "
             "(the default), gunicorn's default access log (off), "
             + (
                 f"`VIDEOGEN_OVERRIDES={args.overrides}`."
@@ -520,6 +556,8 @@ def section(
             + " Each configuration starts from empty tables and fresh jobs.",
             table,
             BEFORE_ISSUE_15,
+            INTEL_HOST,
+            CONN_MAX_AGE_0,
             "How it is measured: bench/README.md, *webhooks.py*. *Of the ceiling* = measured "
             f"rate ÷ ({cpus} cores ÷ CPU per request); *other load* = cores used by everything "
             "else during the phase: when it is high, the rate is the machine's, not this code's.",
@@ -556,6 +594,13 @@ def main(argv: list[str] | None = None) -> int:
         help="VIDEOGEN_OVERRIDES for gunicorn, e.g. '{\"STORE_OUTPUTS\": false}' (default: none)",
     )
     p.add_argument(
+        "--conn-max-age",
+        type=int,
+        default=60,
+        help="DATABASE_CONN_MAX_AGE for gunicorn and the breakdown (0: Django's default, a "
+        "connection per request)",
+    )
+    p.add_argument(
         "--profile-jobs",
         type=int,
         default=500,
@@ -566,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
     # gunicorn and the in-process breakdown run with the same settings.
     os.environ["VIDEOGEN_WEBHOOK_SECRETS"] = SECRET
     os.environ["VIDEOGEN_OVERRIDES"] = args.overrides
-    os.environ["DATABASE_CONN_MAX_AGE"] = "60"
+    os.environ["DATABASE_CONN_MAX_AGE"] = str(args.conn_max_age)
     results, notes, statements = [], [], None
     with cli.sigterm_as_exit(), database.fresh_database(args.url, keep=args.keep_db):
         database.setup_django(args.url)
@@ -576,7 +621,7 @@ def main(argv: list[str] | None = None) -> int:
         for index, config in enumerate(args.configs):
             results.append(run_config(config, args, index))
         if args.profile_jobs:
-            notes, statements = breakdown(args.profile_jobs)
+            notes, statements = breakdown(args.profile_jobs, args.conn_max_age)
             log("\n".join(notes))
     host.finish()
     result = section(host, args, results, notes, statements)

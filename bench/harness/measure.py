@@ -48,6 +48,7 @@ class Proc:
     ppid: int
     name: str  # the command name of /proc/<pid>/stat
     cpu: float  # user + system seconds, all threads
+    reaped: float = 0.0  # user + system seconds of its children that exited and were waited for
 
 
 def read_proc(pid: int) -> Proc | None:
@@ -57,7 +58,13 @@ def read_proc(pid: int) -> Proc | None:
         return None
     name, rest = text.split(" (", 1)[1].rsplit(")", 1)
     fields = rest.split()
-    return Proc(pid, int(fields[1]), name, (int(fields[11]) + int(fields[12])) / CLK_TCK)
+    return Proc(
+        pid,
+        int(fields[1]),
+        name,
+        (int(fields[11]) + int(fields[12])) / CLK_TCK,
+        (int(fields[13]) + int(fields[14])) / CLK_TCK,
+    )
 
 
 def cpu_seconds(pid: int) -> float:
@@ -100,6 +107,14 @@ def process_tree(root_pid: int) -> Callable[[Proc], bool]:
     return match
 
 
+def postmaster(p: Proc) -> bool:
+    """PostgreSQL's first process, which forks (and reaps) every backend."""
+    if p.name != "postgres":
+        return False
+    parent = read_proc(p.ppid)
+    return parent is None or parent.name != "postgres"
+
+
 def postgres_backends(database: str) -> Callable[[Proc], bool]:
     """Matches the PostgreSQL backends connected to ``database`` (by their process title,
     "postgres: 15/main: <user> <database> <client> <state>")."""
@@ -130,10 +145,20 @@ class CpuMeter:
     """CPU seconds used during a ``with`` block, by groups of processes: ``groups`` maps a
     name to a predicate on ``Proc``; a process counts in the first group it matches (checked
     once, when first seen), else in ``"other"``. /proc is also sampled every ``interval``
-    seconds, so a process that exits during the block counts up to its last sample."""
+    seconds, so a process that exits during the block counts up to its last sample.
 
-    def __init__(self, groups: dict[str, Callable[[Proc], bool]], interval: float = 1.0) -> None:
+    ``reaped`` maps a group to the parent whose exited children belong to it (PostgreSQL's
+    postmaster): a backend that lives for one request is seldom sampled, so the group counts
+    the CPU its parent reaped during the block instead of its children that exited."""
+
+    def __init__(
+        self,
+        groups: dict[str, Callable[[Proc], bool]],
+        interval: float = 1.0,
+        reaped: dict[str, Callable[[Proc], bool]] | None = None,
+    ) -> None:
         self.groups = groups
+        self.reaped = reaped or {}
         self.interval = interval
         self.group_of: dict[int, str] = {}
         self.seen: dict[int, Proc] = {}
@@ -164,10 +189,22 @@ class CpuMeter:
         self._stop.set()
         self._thread.join()
         self._sample()
+        alive = all_processes()
         busy, total = (a - b for a, b in zip(machine_seconds(), self.machine_before, strict=True))
         seconds = dict.fromkeys([*self.groups, "other"], 0.0)
         by_name: Counter = Counter()
+        parents = {
+            pid: group
+            for group, match in self.reaped.items()
+            for pid, proc in alive.items()
+            if match(proc)
+        }
+        for pid, group in parents.items():
+            start = self.before.get(pid)
+            seconds[group] += alive[pid].reaped - (start.reaped if start else 0.0)
         for pid, proc in self.seen.items():
+            if pid not in alive and proc.ppid in parents:
+                continue  # counted whole in its parent's reaped CPU
             start = self.before.get(pid)
             delta = proc.cpu - (start.cpu if start and start.name == proc.name else 0.0)
             group = self.group_of[pid]
