@@ -69,11 +69,11 @@ TARGET_DUPLICATE = 2000.0
 STATEMENTS_BEFORE = 19
 # A record, not re-measured: this script back to back on one host, before and after #15.
 BEFORE_ISSUE_15 = (
-    "Before and after issue #15, back to back on this host (`vm`, 2 CPUs, Linux "
+    "Before and after issue #15, back to back on one host (`vm`, 2 CPUs, Linux "
     "6.18.44-fc-v1098), 2026-12-03, load average 0.4 at the start: commit 890047e (19 "
     "statements, two transactions and two savepoints per first delivery) 133 verified first "
     "deliveries/s and 1,066 duplicates/s at best; this code 152/s and 1,082/s. The same code "
-    "measured 211/s and 1,104/s in a later run: runs on this host differ by up to a third, so "
+    "measured 211/s and 1,104/s in a later run: runs on that host differ by up to a third, so "
     "compare only runs made back to back. Either way a delivery costs about 8–9 ms of gunicorn "
     "CPU and 3 ms of PostgreSQL's on 2 cores: the CPU-bound ceiling is about 160–220 first "
     "deliveries/s, below the target."
