@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import connection, router, transaction
 from django.utils import timezone
 
 from videogen import signals
@@ -40,6 +39,7 @@ from videogen.services.money.ledger import (
     ledger_write,
     ledger_write_many,
 )
+from videogen.services.rows import PreparedRead, update_row
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +80,10 @@ class Transition:
 def status_from_provider(status: VideoStatus) -> str | None:
     """Our status for a provider status; ``None`` for one we do not know (keep ours)."""
     return _FROM_PROVIDER.get(status)
+
+
+# The job's locked read, its SQL compiled once per connection (see services.rows).
+_LOCKED_JOB = PreparedRead(lambda job_id: VideoJob.objects.select_for_update().filter(pk=job_id))
 
 
 def _transition_allowed(
@@ -291,7 +295,9 @@ def _try_transition(
     """One compare-and-set attempt; ``None`` when another writer got there first."""
     now = timezone.now()
     with transaction.atomic(savepoint=savepoint):
-        job = VideoJob.objects.select_for_update().get(pk=job_id)
+        job = _LOCKED_JOB.get(job_id, using=router.db_for_write(VideoJob))
+        if job is None:
+            raise VideoJob.DoesNotExist("VideoJob matching query does not exist.")
         decision = _decide(
             job,
             to_status=to_status,
@@ -309,8 +315,12 @@ def _try_transition(
         if not updates:
             return _transition_of(job, decision)
 
-        written = VideoJob.objects.filter(pk=job_id, version=job.version).update(
-            **updates, version=F("version") + 1, updated_at=now
+        written = update_row(
+            VideoJob,
+            job_id,
+            {**updates, "updated_at": now},
+            expect={"version": job.version},
+            increment=("version",),
         )
         if written != 1:
             return None  # lost the race: re-read and decide again
@@ -582,8 +592,12 @@ def _write_jobs(rows: list[tuple[VideoJob, dict[str, Any]]], now: datetime) -> N
             )
         else:
             written = sum(
-                VideoJob.objects.filter(pk=job.pk, version=job.version).update(
-                    **updates, version=F("version") + 1, updated_at=now
+                update_row(
+                    VideoJob,
+                    job.pk,
+                    {**updates, "updated_at": now},
+                    expect={"version": job.version},
+                    increment=("version",),
                 )
                 for job, updates in group
             )

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, router
 
 from videogen.models import JobEvent, UsageEntry, VideoJob
 from videogen.provider.types import VideoUsage
 from videogen.services import bulk
-from videogen.services.rows import insert_unless_taken
+from videogen.services.rows import PreparedRead, insert_unless_taken
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +45,19 @@ class LedgerPlan:
         return self.creates or self.fills_cost
 
 
-def ledger_entry_of(job: VideoJob) -> UsageEntry | None:
-    """The job's ledger row as it is (the fields a plan needs), if any."""
-    return UsageEntry.objects.filter(job_id=job.pk).only(*LEDGER_PLAN_FIELDS).first()
-
-
 # What ``ledger_plan_for`` reads of an existing row.
 LEDGER_PLAN_FIELDS = ("pk", "job_id", "cost", "is_byok")
+# A job has at most one row (``job`` is one-to-one): no ordering needed. Compiled once per
+# connection (see services.rows).
+_ENTRY_OF_JOB = PreparedRead(
+    lambda job_id: UsageEntry.objects.filter(job_id=job_id).only(*LEDGER_PLAN_FIELDS).order_by()
+)
+
+
+def ledger_entry_of(job: VideoJob) -> UsageEntry | None:
+    """The job's ledger row as it is (the fields a plan needs), if any. Read from the
+    database the job's lock is held on, so a read replica can never hand it a stale row."""
+    return _ENTRY_OF_JOB.get(job.pk, using=router.db_for_write(UsageEntry))
 
 
 def ledger_plan_for(
