@@ -100,10 +100,10 @@ INTEL_HOST = (
     "one-job statements were built once. Compare only runs on one host."
 )
 # A record, not re-measured: ``--config sync:4 gthread:4x2 --profile-jobs 0``, before and after
-# the lifecycle's one-job statements were built once per connection (services.rows), alternated.
+# the lifecycle's one-job statements were built once (services.rows), alternated.
 PREPARED_STATEMENTS = (
     "Before and after the lifecycle's three statements on one job (its locked read, its ledger "
-    "read, its compare-and-set UPDATE) were built once per connection (`services/rows.py`), "
+    "read, its compare-and-set UPDATE) were built once (`services/rows.py`), "
     "alternated twice on `vm` (2 CPUs, AMD EPYC), 2026-12-03 17:08–17:13 UTC (sync 4 and "
     "gthread 4 × 2): first deliveries at best 150 / 150/s before, 169 / 176/s after; gunicorn "
     "CPU per first delivery (gthread 4 × 2) 9.00 / 10.49 ms before, 7.70 / 7.19 ms after. In "

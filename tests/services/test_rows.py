@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -70,7 +72,9 @@ def test_a_prepared_read_of_no_row_is_none(full_job):
 
 def test_a_prepared_read_loads_only_what_only_names(full_job):
     fields = ("pk", "job_id", "cost", "is_byok")
-    read = PreparedRead(lambda job_id: UsageEntry.objects.filter(job_id=job_id).only(*fields))
+    read = PreparedRead(
+        lambda job_id: UsageEntry.objects.filter(job_id=job_id).only(*fields), by="job"
+    )
 
     entry = read.get(full_job.pk, using="default")
 
@@ -106,14 +110,53 @@ def test_a_locking_read_compiled_inside_a_transaction_runs_one_statement(full_jo
         assert selects[0].upper().endswith("FOR UPDATE")
 
 
+def test_a_prepared_read_prepares_its_value_as_the_orms_lookup_does(full_job):
+    read = job_read()
+
+    with pytest.raises(ValueError, match="expected a number but got '7x'"):
+        VideoJob.objects.get(pk="7x")
+    with pytest.raises(ValueError, match="expected a number but got '7x'"):
+        read.get("7x", using="default")
+    assert read.get(str(full_job.pk), using="default").pk == full_job.pk
+    # Beyond the column's range: the ORM finds nothing without asking the database.
+    assert not VideoJob.objects.filter(pk=2**63).exists()
+    with CaptureQueriesContext(connection) as queries:
+        assert read.get(2**63, using="default") is None
+    assert queries.captured_queries == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_its_thread_left_is_not_kept_alive_by_a_prepared_read():
+    """Each connection keeps its own converters (its backend's), on itself: once its thread
+    is gone (an ASGI request, a runserver thread), nothing here keeps it open."""
+    job = make_job(workspace=make_workspace())
+    read = job_read()
+    left: list[weakref.ref] = []
+
+    def reader() -> None:
+        assert read.get(job.pk, using="default").pk == job.pk
+        left.append(weakref.ref(connections["default"]))
+        connections["default"].close()
+
+    for _ in range(3):
+        thread = threading.Thread(target=reader)
+        thread.start()
+        thread.join(10)
+    gc.collect()
+
+    assert len(left) == 3
+    assert [ref() for ref in left] == [None, None, None]
+
+
 @pytest.mark.parametrize(
     "build",
     [
         lambda pk: VideoJob.objects.filter(pk=pk, status="queued"),  # two parameters
         lambda pk: VideoJob.objects.select_related("workspace").filter(pk=pk),  # a join
         lambda pk: VideoJob.objects.filter(pk=pk).values("status"),  # not instances
+        lambda pk: VideoJob.objects.filter(pk=pk).extra(select={"one": "1"}),  # an extra column
     ],
-    ids=["two-parameters", "select-related", "values"],
+    ids=["two-parameters", "select-related", "values", "extra"],
 )
 def test_a_read_that_is_not_one_row_by_one_value_is_refused(full_job, build):
     with pytest.raises(ValueError, match="prepared read"):

@@ -1,16 +1,17 @@
 """Single-row statements on the hot paths, with the ORM's meaning and without its per-call cost.
 
 Building a statement through the ORM (``QuerySet`` → ``Query`` → compiler → SQL) costs more
-CPU than running it: in the lifecycle, each of the job's locked read, its ledger read and
-its compare-and-set update cost 0.4–1 ms of Python against 0.1–0.3 ms for the round trip
-(docs/benchmarks.md, *Webhooks*). These three helpers keep what the ORM decides (the SQL, the
-columns, the converters, the values each field writes) and skip re-deciding it each call:
+CPU than running it: the lifecycle's three statements on one job (its locked read, its ledger
+read, its compare-and-set update) took close to half of a first webhook delivery's
+instructions in process (docs/benchmarks.md, *Webhooks*). These helpers keep what the ORM
+decides (the SQL, the columns, the converters, the values each field writes) and skip
+re-deciding it each call:
 
 - ``insert_unless_taken``: ``INSERT … ON CONFLICT (<column>) DO NOTHING RETURNING id``
   (PostgreSQL; SQLite ≥ 3.35). Unlike ``create()`` and catching the ``IntegrityError``, a
   conflict leaves the caller's transaction usable, so it needs no savepoint; unlike
   ``bulk_create(ignore_conflicts=True)`` it says whether the row was written.
-- ``PreparedRead``: a one-row read whose SQL the ORM compiles once per connection.
+- ``PreparedRead``: a one-row read whose SQL the ORM compiles once.
 - ``update_row``: ``UPDATE … SET … WHERE pk = … AND <expected columns>``, each value as its
   field writes it; anything only the ORM can write (an expression, a related instance) goes
   through ``QuerySet.update``.
@@ -18,7 +19,6 @@ columns, the converters, the values each field writes) and skip re-deciding it e
 
 from __future__ import annotations
 
-import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
@@ -67,57 +67,89 @@ def insert_unless_taken(instance: models.Model, *, unique_field: str) -> bool:
 class _CompiledRead:
     sql: str
     attnames: list[str]
-    converters: list[tuple[int, tuple[list[Callable], Any]]]
+    columns: list[Any]  # the selected expressions, whose converters each connection asks for
     locks: bool
 
 
-class PreparedRead(Generic[M]):
-    """A read of at most one row by one value, compiled by the ORM once per connection.
+# Where a connection keeps the converters of each prepared read it ran: on the wrapper, so
+# they live exactly as long as it (they are bound to its ``ops``, which refer back to it).
+_CONVERTERS = "_videogen_prepared_read_converters"
 
-    ``build(value)`` returns the queryset for ``value``: rows of its model, filtered with
-    ``value`` as the query's only parameter, without joins, annotations or deferred loading
-    beyond ``only()``. ``get(value, using=alias)`` runs that query's SQL and returns the
-    instance the queryset would (the same columns and converters, through ``Model.from_db``),
-    or None. A ``select_for_update()`` queryset is refused outside a transaction, as Django
-    refuses it.
+
+class PreparedRead(Generic[M]):
+    """A read of at most one row by one value, its SQL compiled by the ORM once.
+
+    ``build(value)`` returns the queryset for ``value``: rows of its model filtered by
+    ``value`` on the field ``by`` (the primary key, or a foreign key's column), ``value``
+    being the query's only parameter, without joins, annotations, extra columns or
+    ordering that matters. ``get(value, using=alias)`` runs that query's SQL and returns the
+    instance the queryset would (the same columns and converters, through
+    ``Model.from_db``), or None. The value is prepared as the ORM's lookup prepares it (a
+    non-number raises its ``ValueError``, a number out of the column's range finds nothing),
+    and a ``select_for_update()`` read is refused outside a transaction, as Django refuses it.
+
+    The SQL is kept per database alias; each connection works out its own converters once
+    (they are its backend's) and keeps them for as long as it lives.
     """
 
-    def __init__(self, build: Callable[[Any], models.QuerySet[M]], *, sample: Any = 0):
+    def __init__(
+        self, build: Callable[[Any], models.QuerySet[M]], *, by: str = "pk", sample: int = 0
+    ):
         self._build = build
         self._sample = sample  # the value the SQL is compiled with; found back as its parameter
         self._model: type[M] = build(sample).model
-        self._compiled: weakref.WeakKeyDictionary[BaseDatabaseWrapper, _CompiledRead] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._lock = threading.Lock()
+        meta = self._model._meta
+        field = meta.pk if by == "pk" else meta.get_field(by)
+        self._field = field.target_field if field.is_relation else field
+        self._compiled: dict[str, _CompiledRead] = {}
 
     def get(self, value: Any, *, using: str) -> M | None:
         connection = connections[using]
-        compiled = self._compiled.get(connection)
+        compiled = self._compiled.get(using)
         if compiled is None:
-            compiled = self._compile(connection)
+            compiled = self._compiled[using] = self._compile(connection)
         if compiled.locks and connection.get_autocommit():
             raise transaction.TransactionManagementError(
                 "select_for_update cannot be used outside of a transaction."
             )
+        value = self._field.get_prep_value(value)
+        if not self._in_range(value, connection):
+            return None  # the ORM's lookup finds nothing without asking the database
         with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, [value])
+            cursor.execute(
+                compiled.sql, [self._field.get_db_prep_value(value, connection, prepared=True)]
+            )
             row = cursor.fetchone()
         if row is None:
             return None
-        if compiled.converters:
+        converters = self._converters(connection, compiled)
+        if converters:
             row = list(row)
-            for position, (converters, expression) in compiled.converters:
+            for position, (functions, expression) in converters:
                 converted = row[position]
-                for converter in converters:
-                    converted = converter(converted, expression, connection)
+                for function in functions:
+                    converted = function(converted, expression, connection)
                 row[position] = converted
         return self._model.from_db(using, compiled.attnames, row)
 
+    def _in_range(self, value: Any, connection: BaseDatabaseWrapper) -> bool:
+        internal_type = self._field.get_internal_type()
+        if value is None or internal_type not in connection.ops.integer_field_ranges:
+            return True
+        low, high = connection.ops.integer_field_range(internal_type)
+        return (low is None or value >= low) and (high is None or value <= high)
+
+    def _converters(self, connection: BaseDatabaseWrapper, compiled: _CompiledRead) -> list:
+        kept = connection.__dict__.setdefault(_CONVERTERS, weakref.WeakKeyDictionary())
+        converters = kept.get(self)
+        if converters is None:
+            compiler = self._build(self._sample).query.get_compiler(connection=connection)
+            converters = kept[self] = list(compiler.get_converters(compiled.columns).items())
+        return converters
+
     def _compile(self, connection: BaseDatabaseWrapper) -> _CompiledRead:
-        queryset = self._build(self._sample)
-        query = queryset.query
-        locks = query.select_for_update and connection.features.has_select_for_update
+        query = self._build(self._sample).query
+        locks = bool(query.select_for_update and connection.features.has_select_for_update)
         # Django compiles a locking read only inside a transaction, and its SQL does not
         # depend on which: outside the caller's, compile it in a throwaway one.
         outside = locks and connection.get_autocommit()
@@ -131,18 +163,16 @@ class PreparedRead(Generic[M]):
             klass_info is None  # values(), values_list()
             or klass_info.get("related_klass_infos")
             or compiler.annotation_col_map
+            or query.extra_select
         ):
             raise ValueError("a prepared read selects its model's own columns only")
-        selected = [column for column, _, _ in compiler.select]
-        compiled = _CompiledRead(
+        columns = [column for column, _, _ in compiler.select]
+        return _CompiledRead(
             sql=sql,
-            attnames=[column.target.attname for column in selected],
-            converters=list(compiler.get_converters(selected).items()),
-            locks=bool(locks),
+            attnames=[column.target.attname for column in columns],
+            columns=columns,
+            locks=locks,
         )
-        with self._lock:
-            self._compiled[connection] = compiled
-        return compiled
 
 
 # --- one-row updates ----------------------------------------------------------------------------
@@ -221,6 +251,7 @@ def _plain_fields(model: type[models.Model], values: Mapping[str, Any]) -> list 
             not getattr(field, "concrete", False)
             or field.is_relation
             or field.primary_key
+            or getattr(field, "generated", False)
             or field.model._meta.concrete_model is not model._meta.concrete_model
             or field.name != name
             or hasattr(field, "get_placeholder")

@@ -142,6 +142,38 @@ def test_submitting_back_to_queued_only_as_an_explicit_retry():
     ).changed
 
 
+def test_a_write_that_lost_its_compare_and_set_is_decided_again_on_the_new_row(
+    pending_job, monkeypatch
+):
+    """Another writer changes the job between its read and the UPDATE (possible on SQLite,
+    which has no row locks): the stale write matches no row, and the move is decided again
+    on what the other writer left, so its failure stands and no cost is written."""
+    from videogen.services.jobs import lifecycle
+
+    reads = []
+
+    def another_writer_first(job):
+        if not reads:
+            VideoJob.objects.filter(pk=job.pk).update(
+                status=JobStatus.FAILED, version=F("version") + 1
+            )
+        reads.append(job.version)
+        return UsageEntry.objects.filter(job_id=job.pk).first()
+
+    monkeypatch.setattr(lifecycle, "ledger_entry_of", another_writer_first)
+
+    result = job_apply_snapshot(
+        job_id=pending_job.pk, snapshot=snapshot("completed", cost=0.5), source="webhook"
+    )
+
+    job = VideoJob.objects.get(pk=pending_job.pk)
+    assert reads == [0]  # decided once on the stale row; the second time it is final
+    assert not result.changed and result.to_status == JobStatus.FAILED
+    assert (job.status, job.version) == (JobStatus.FAILED, 1)
+    assert not JobEvent.objects.filter(job=job).exists()
+    assert not UsageEntry.objects.filter(job=job).exists()
+
+
 def test_signals_are_sent_on_commit(pending_job, django_capture_on_commit_callbacks):
     seen = []
 

@@ -82,8 +82,10 @@ def status_from_provider(status: VideoStatus) -> str | None:
     return _FROM_PROVIDER.get(status)
 
 
-# The job's locked read, its SQL compiled once per connection (see services.rows).
-_LOCKED_JOB = PreparedRead(lambda job_id: VideoJob.objects.select_for_update().filter(pk=job_id))
+# The job's locked read, its SQL compiled once (see services.rows).
+_LOCKED_JOB = PreparedRead(
+    lambda job_id: VideoJob.objects.select_for_update().filter(pk=job_id).order_by()
+)
 
 
 def _transition_allowed(

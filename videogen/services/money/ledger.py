@@ -47,10 +47,11 @@ class LedgerPlan:
 
 # What ``ledger_plan_for`` reads of an existing row.
 LEDGER_PLAN_FIELDS = ("pk", "job_id", "cost", "is_byok")
-# A job has at most one row (``job`` is one-to-one): no ordering needed. Compiled once per
-# connection (see services.rows).
+# A job has at most one row (``job`` is one-to-one): no ordering needed. Compiled once (see
+# services.rows).
 _ENTRY_OF_JOB = PreparedRead(
-    lambda job_id: UsageEntry.objects.filter(job_id=job_id).only(*LEDGER_PLAN_FIELDS).order_by()
+    lambda job_id: UsageEntry.objects.filter(job_id=job_id).only(*LEDGER_PLAN_FIELDS).order_by(),
+    by="job",
 )
 
 
