@@ -191,8 +191,9 @@ def update_row(
     as one hand-built statement; returns the rows matched (0 or 1).
 
     Each value is written as its field writes it (``get_db_prep_save``). A value only the ORM
-    can write (an expression, a model instance), a relation or a field with its own
-    placeholder sends the whole update through ``QuerySet.update``.
+    can write (an expression, a model instance), a relation, a generated field, a field with
+    its own placeholder or an expected ``None`` (``IS NULL``) sends the whole update through
+    ``QuerySet.update``.
     """
     meta = model._meta
     alias = using or router.db_for_write(model)

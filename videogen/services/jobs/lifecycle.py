@@ -88,6 +88,17 @@ _LOCKED_JOB = PreparedRead(
 )
 
 
+def _compare_and_set(job: VideoJob, updates: Mapping[str, Any], now: datetime) -> int:
+    """Write ``updates`` to the job's row if its version is still the one read (1), else 0."""
+    return update_row(
+        VideoJob,
+        job.pk,
+        {**updates, "updated_at": now},
+        expect={"version": job.version},
+        increment=("version",),
+    )
+
+
 def _transition_allowed(
     job: VideoJob, target: str, *, allow_retry: bool, provider_final: bool
 ) -> tuple[bool, str]:
@@ -317,13 +328,7 @@ def _try_transition(
         if not updates:
             return _transition_of(job, decision)
 
-        written = update_row(
-            VideoJob,
-            job_id,
-            {**updates, "updated_at": now},
-            expect={"version": job.version},
-            increment=("version",),
-        )
+        written = _compare_and_set(job, updates, now)
         if written != 1:
             return None  # lost the race: re-read and decide again
         if any(hasattr(value, "resolve_expression") for value in updates.values()):
@@ -593,16 +598,7 @@ def _write_jobs(rows: list[tuple[VideoJob, dict[str, Any]]], now: datetime) -> N
                 also={"updated_at": now},
             )
         else:
-            written = sum(
-                update_row(
-                    VideoJob,
-                    job.pk,
-                    {**updates, "updated_at": now},
-                    expect={"version": job.version},
-                    increment=("version",),
-                )
-                for job, updates in group
-            )
+            written = sum(_compare_and_set(job, updates, now) for job, updates in group)
         if written != len(group):
             raise _LostRace(f"{written} of {len(group)} jobs written")
     for job, updates in rows:
