@@ -14,8 +14,11 @@ then fires N signed
 applied through the lifecycle function), and the same N again re-signed (*duplicates*:
 verified, answered after one indexed read). It checks the database is exact afterwards (N
 completed, N completion events, N ledger rows adding up to the events' costs, N deliveries
-processed, only 204s). The load generator is ``bench.harness.http_load`` in this process;
-CPU is read from /proc per kind of process. Last, the receiver is called in process for a
+processed, only 204s). Two more phases measure floors: N GETs answered 405 (the stack alone:
+gunicorn, middleware, URL resolution) and N completions of jobs the site does not have
+(*stored only*: verified, read and stored in one transaction, nothing to apply). The load
+generator is ``bench.harness.http_load`` in this process; CPU is read from /proc per kind of
+process. Last, the receiver is called in process for a
 breakdown of where a delivery's time goes.
 
 The database is created and dropped by the run (see ``--database``).
@@ -110,6 +113,20 @@ PREPARED_STATEMENTS = (
     "process, where the host's noise does not reach: 10.78 M instructions per first delivery "
     "before, 6.02 M after (callgrind, −44 %); 7.6–8.5 ms of CPU before, 4.4–5.3 ms after."
 )
+# A record, not re-measured: the demo site's settings with and without PostgreSQL's own prepared
+# statements (OPTIONS server_side_binding and prepare_threshold=2), alternated; not adopted.
+SERVER_SIDE_BINDING = (
+    "PostgreSQL's own prepared statements (Django's `server_side_binding` with psycopg's "
+    "`prepare_threshold` = 2 in `OPTIONS`) were tried and not adopted. In process, one "
+    "delivery at a time, PostgreSQL's CPU per first delivery fell from 3.4–4.3 ms to "
+    "2.8–3.0 ms (its parser and planner left the profile). Over HTTP, alternated on `vm` "
+    "(2 CPUs, AMD EPYC), 2026-12-03 19:31–19:37 UTC, gthread 4 × 2, four runs each: first "
+    "deliveries 199 / 209 / 196 / 161/s with them, 242 / 247 / 150 / 174/s without; "
+    "duplicates 764 / 690 / 655 / 648/s with, 1,155 / 1,185 / 801 / 862/s without (gunicorn "
+    "CPU per duplicate 1.95–2.56 ms with, 1.23–1.92 ms without). Every duplicate run was "
+    "slower, and first deliveries gained nothing beyond the host's noise. The demo site keeps "
+    "psycopg's default client-side binding."
+)
 TARGET_STATEMENTS = 10
 DEFAULT_CONFIGS = ["sync:2", "sync:4", "gthread:2x4", "gthread:4x2"]
 
@@ -195,9 +212,10 @@ def event(provider_id: str, i: int) -> tuple[bytes, dict[str, str]]:
     return body, headers
 
 
-def check_database(n: int) -> tuple[bool, str]:
+def check_database(n: int, *, stored_for_no_job: int = 0) -> tuple[bool, str]:
     """(exact, what was found): N completed jobs, N completion events and no other, N ledger
-    rows whose costs add up to the events', N deliveries all processed."""
+    rows whose costs add up to the events', N deliveries all processed, and
+    ``stored_for_no_job`` more deliveries stored for jobs the site does not have."""
     from django.db.models import Sum
 
     from videogen.models import (
@@ -209,6 +227,7 @@ def check_database(n: int) -> tuple[bool, str]:
         WebhookOutcome,
     )
 
+    deliveries = WebhookDelivery.objects
     found = {
         "completed": VideoJob.objects.filter(status=JobStatus.COMPLETED).count(),
         "completion events": JobEvent.objects.filter(
@@ -216,13 +235,18 @@ def check_database(n: int) -> tuple[bool, str]:
         ).count(),
         "events in all": JobEvent.objects.count(),
         "ledger rows": UsageEntry.objects.count(),
-        "deliveries": WebhookDelivery.objects.count(),
-        "processed": WebhookDelivery.objects.filter(outcome=WebhookOutcome.PROCESSED).count(),
+        "deliveries": deliveries.count() - stored_for_no_job,
+        "processed": deliveries.filter(outcome=WebhookOutcome.PROCESSED).count(),
     }
+    unknown = deliveries.filter(outcome=WebhookOutcome.UNKNOWN_JOB).count()
     ledger = UsageEntry.objects.aggregate(s=Sum("cost"))["s"] or Decimal(0)
     expected = sum((cost_of(i) for i in range(n)), Decimal(0))
-    exact = all(v == n for v in found.values()) and ledger == expected
+    exact = (
+        all(v == n for v in found.values()) and unknown == stored_for_no_job and ledger == expected
+    )
     text = ", ".join(f"{v:,} {k}" for k, v in found.items()) + f", ledger {ledger} USD"
+    if stored_for_no_job:
+        text = f"{unknown:,} stored for no job, " + text
     return exact, text
 
 
@@ -280,10 +304,11 @@ class ConfigResult:
     first: Phase
     duplicate: Phase
     floor: Phase  # the stack's own cost: an answer that touches neither videogen nor the DB
+    stored: Phase  # a delivery verified, read and stored, nothing applied (its job unknown)
 
     @property
     def exact(self) -> bool:
-        return self.first.exact and self.duplicate.exact and self.floor.exact
+        return all(p.exact for p in (self.first, self.duplicate, self.floor, self.stored))
 
 
 def run_config(config: ServerConfig, args: argparse.Namespace, index: int) -> ConfigResult:
@@ -329,8 +354,25 @@ def run_config(config: ServerConfig, args: argparse.Namespace, index: int) -> Co
             load = fire(site.port, payloads, args.connections)
         phases["floor"] = phase = Phase(load, meter.share, set(load.statuses) == {405})
         log_phase(config, "GET → 405", phase, args.cpus, "no database")
+        # What receiving alone costs: completions of jobs the site does not have, each
+        # verified, parsed, read and stored in one transaction with nothing to apply.
+        payloads = [
+            raw_request("POST", site.port, PATH, headers, body)
+            for body, headers in (event(f"nojob-{pid}", i) for i, pid in enumerate(provider_ids))
+        ]
+        with CpuMeter(groups, reaped=reaped) as meter:
+            load = fire(site.port, payloads, args.connections)
+        exact, found = check_database(args.jobs, stored_for_no_job=args.jobs)
+        phases["stored"] = phase = Phase(load, meter.share, exact and set(load.statuses) == {204})
+        log_phase(config, "stored only", phase, args.cpus, f"database: {found}")
     connection.close()
-    return ConfigResult(config, phases["first deliveries"], phases["duplicates"], phases["floor"])
+    return ConfigResult(
+        config,
+        phases["first deliveries"],
+        phases["duplicates"],
+        phases["floor"],
+        phases["stored"],
+    )
 
 
 def log_phase(config: ServerConfig, name: str, phase: Phase, cpus: int, found: str) -> None:
@@ -343,6 +385,12 @@ def log_phase(config: ServerConfig, name: str, phase: Phase, cpus: int, found: s
         f"{phase.cpu_ms()}; {of_limit(load.rate, phase.ceiling(cpus))} of the "
         f"ceiling; {found}: {'exact' if phase.exact else 'NOT EXACT'}"
     )
+
+
+def _cpu_total(phase: Phase) -> float:
+    """Milliseconds of CPU per request, gunicorn, PostgreSQL and the generator together."""
+    n = phase.load.requests
+    return sum(phase.cpu.per(n, g) for g in ("gunicorn", "postgres", "generator"))
 
 
 # --- where the time goes (in process) -------------------------------------------------------
@@ -465,6 +513,7 @@ def section(
             ("duplicates/s", "r", lambda r: f"**{r.duplicate.load.rate:,.0f}**"),
             ("p50 / p99", "r", lambda r: latency(r.duplicate)),
             ("GET → 405/s (the stack alone)", "r", lambda r: f"{r.floor.load.rate:,.0f}"),
+            ("stored only/s (no job to apply)", "r", lambda r: f"{r.stored.load.rate:,.0f}"),
             (
                 "CPU ms per first delivery (gunicorn / PG / generator)",
                 "l",
@@ -479,6 +528,11 @@ def section(
                 "CPU ms per GET → 405 (gunicorn / PG / generator)",
                 "l",
                 lambda r: r.floor.cpu_ms(),
+            ),
+            (
+                "CPU ms per delivery stored only (gunicorn / PG / generator)",
+                "l",
+                lambda r: r.stored.cpu_ms(),
             ),
             (
                 f"CPU-bound ceiling on {cpus} free cores (first / duplicate)",
@@ -524,6 +578,20 @@ def section(
         )
         + "."
     )
+    stored = max(results, key=lambda r: r.stored.load.rate)
+    summary.append(
+        "- A delivery only stored (verified, parsed, read and inserted in one transaction; a "
+        "completion of a job the site does not have, so nothing to apply): best "
+        f"{stored.stored.load.rate:,.0f}/s ({stored.config.label}), "
+        f"{of_limit(stored.stored.load.rate, stored.stored.ceiling(cpus))} of its CPU-bound "
+        "ceiling. Applying a completion (the lifecycle, its event and ledger row, the "
+        "output download enqueued on commit) costs the rest of a first delivery: "
+        + ", ".join(
+            f"{_cpu_total(r.first) - _cpu_total(r.stored):.2f} ms of CPU ({r.config.label})"
+            for r in results
+        )
+        + "."
+    )
     if statements is not None:
         summary.append(
             f"- A first delivery: {statements} SQL statements in process (one transaction, no "
@@ -533,7 +601,8 @@ def section(
     summary.append(
         "- Database exact after every configuration (N completed, N completion events and no "
         "other, N ledger rows with the events' costs, N deliveries all processed, only 204s; "
-        f"only 405s to the GETs): **{'yes' if all(r.exact for r in results) else 'NO'}**."
+        "only 405s to the GETs; then N more deliveries stored for no job and nothing else "
+        f"changed): **{'yes' if all(r.exact for r in results) else 'NO'}**."
     )
     return Section(
         title="Webhooks",
@@ -568,6 +637,7 @@ def section(
             + " Each configuration starts from empty tables and fresh jobs.",
             table,
             PREPARED_STATEMENTS,
+            SERVER_SIDE_BINDING,
             BEFORE_ISSUE_15,
             INTEL_HOST,
             CONN_MAX_AGE_0,
