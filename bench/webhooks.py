@@ -118,8 +118,9 @@ PREPARED_STATEMENTS = (
 SERVER_SIDE_BINDING = (
     "PostgreSQL's own prepared statements (Django's `server_side_binding` with psycopg's "
     "`prepare_threshold` = 2 in `OPTIONS`) were tried and not adopted. In process, one "
-    "delivery at a time, PostgreSQL's CPU per first delivery fell from 3.4–4.3 ms to "
-    "2.8–3.0 ms (its parser and planner left the profile). Over HTTP, alternated on `vm` "
+    "delivery at a time, PostgreSQL's CPU per first delivery fell from 3.3–4.3 ms to "
+    "2.8–3.0 ms (its parser's share of a `perf` profile fell to about a quarter). Over HTTP, "
+    "alternated on `vm` "
     "(2 CPUs, AMD EPYC), 2026-12-03 19:31–19:37 UTC, gthread 4 × 2, four runs each: first "
     "deliveries 199 / 209 / 196 / 161/s with them, 242 / 247 / 150 / 174/s without; "
     "duplicates 764 / 690 / 655 / 648/s with, 1,155 / 1,185 / 801 / 862/s without (gunicorn "
