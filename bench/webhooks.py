@@ -18,8 +18,8 @@ processed, only 204s). Two more phases measure floors: N GETs answered 405 (the 
 gunicorn, middleware, URL resolution) and N completions of jobs the site does not have
 (*stored only*: verified, read and stored in one transaction, nothing to apply). The load
 generator is ``bench.harness.http_load`` in this process; CPU is read from /proc per kind of
-process. Last, the receiver is called in process for a
-breakdown of where a delivery's time goes.
+process. Last, the receiver is called in process for a breakdown of where a delivery's time
+goes.
 
 The database is created and dropped by the run (see ``--database``).
 
@@ -213,6 +213,14 @@ def event(provider_id: str, i: int) -> tuple[bytes, dict[str, str]]:
     return body, headers
 
 
+def signed_completions(port: int, provider_ids: list[str]) -> list[bytes]:
+    """The raw HTTP requests of job ``i``'s completion webhook for each provider id, signed now."""
+    return [
+        raw_request("POST", port, PATH, headers, body)
+        for body, headers in (event(pid, i) for i, pid in enumerate(provider_ids))
+    ]
+
+
 def check_database(n: int, *, stored_for_no_job: int = 0) -> tuple[bool, str]:
     """(exact, what was found): N completed jobs, N completion events and no other, N ledger
     rows whose costs add up to the events', N deliveries all processed, and
@@ -287,10 +295,15 @@ class Phase:
             f"{self.cpu.per(n, g):.2f}" for g in ("gunicorn", "postgres", "generator")
         )
 
+    def cpu_ms_total(self) -> float:
+        """Milliseconds of CPU per request, gunicorn, PostgreSQL and the generator together."""
+        n = self.load.requests
+        return sum(self.cpu.per(n, g) for g in ("gunicorn", "postgres", "generator"))
+
     def ceiling(self, cpus: int) -> float:
         """Requests/s the measured CPU cost would allow with all ``cpus`` cores free."""
-        spent = sum(self.cpu.seconds[g] for g in ("gunicorn", "postgres", "generator"))
-        return cpus * self.load.requests / spent if spent else 0.0
+        spent = self.cpu_ms_total()
+        return cpus * 1000 / spent if spent else 0.0
 
     def other_cores(self) -> float:
         """Cores used on average by everything else on the machine (other PostgreSQL
@@ -330,10 +343,7 @@ def run_config(config: ServerConfig, args: argparse.Namespace, index: int) -> Co
         for _ in range(50 * config.workers):  # every worker imports its URLconf first
             http_status(site.port, PATH)
         for name in ("first deliveries", "duplicates"):
-            payloads = [
-                raw_request("POST", site.port, PATH, headers, body)
-                for body, headers in (event(pid, i) for i, pid in enumerate(provider_ids))
-            ]
+            payloads = signed_completions(site.port, provider_ids)
             groups = {
                 "gunicorn": process_tree(site.pid),
                 "postgres": postgres_backends(database.database_name(args.url)),
@@ -357,10 +367,7 @@ def run_config(config: ServerConfig, args: argparse.Namespace, index: int) -> Co
         log_phase(config, "GET → 405", phase, args.cpus, "no database")
         # What receiving alone costs: completions of jobs the site does not have, each
         # verified, parsed, read and stored in one transaction with nothing to apply.
-        payloads = [
-            raw_request("POST", site.port, PATH, headers, body)
-            for body, headers in (event(f"nojob-{pid}", i) for i, pid in enumerate(provider_ids))
-        ]
+        payloads = signed_completions(site.port, [f"nojob-{pid}" for pid in provider_ids])
         with CpuMeter(groups, reaped=reaped) as meter:
             load = fire(site.port, payloads, args.connections)
         exact, found = check_database(args.jobs, stored_for_no_job=args.jobs)
@@ -386,12 +393,6 @@ def log_phase(config: ServerConfig, name: str, phase: Phase, cpus: int, found: s
         f"{phase.cpu_ms()}; {of_limit(load.rate, phase.ceiling(cpus))} of the "
         f"ceiling; {found}: {'exact' if phase.exact else 'NOT EXACT'}"
     )
-
-
-def _cpu_total(phase: Phase) -> float:
-    """Milliseconds of CPU per request, gunicorn, PostgreSQL and the generator together."""
-    n = phase.load.requests
-    return sum(phase.cpu.per(n, g) for g in ("gunicorn", "postgres", "generator"))
 
 
 # --- where the time goes (in process) -------------------------------------------------------
@@ -588,7 +589,7 @@ def section(
         "ceiling. Applying a completion (the lifecycle, its event and ledger row, the "
         "output download enqueued on commit) costs the rest of a first delivery: "
         + ", ".join(
-            f"{_cpu_total(r.first) - _cpu_total(r.stored):.2f} ms of CPU ({r.config.label})"
+            f"{r.first.cpu_ms_total() - r.stored.cpu_ms_total():.2f} ms of CPU ({r.config.label})"
             for r in results
         )
         + "."
